@@ -1,0 +1,188 @@
+from datetime import timedelta
+
+import pytest
+import requests
+
+from tests.conftest import ANCHOR
+from usersnap_pipeline.emulator.data import parse_time
+from usersnap_pipeline.usersnap import UsersnapNotFoundError, UsersnapRequestError, created_at_window
+
+
+def _crawl(pages):
+    ids = []
+    for page in pages:
+        ids.extend(item["feedback_id"] for item in page.items)
+    return ids
+
+
+@pytest.mark.parametrize("limit", [1, 7, 100])
+def test_list_pages_through_every_item_once_newest_update_first(emulator, client, project_id, limit):
+    truth = emulator.store.items(project_id)
+    assert len(truth) > 900  # thousands of items across both projects, ~1000 in this one
+    expected = [i["feedback_id"] for i in sorted(truth, key=lambda i: (i["updated_at"], i["feedback_id"]),
+                                                  reverse=True)]
+    ids = _crawl(client.iter_feedback_pages(project_id, limit=limit))
+    assert ids == expected
+    assert client.stats.snapshot()["pages"] == -(-len(truth) // limit)
+
+
+def test_filter_window_ascending_matches_truth_and_counts(emulator, client, project_id):
+    start, end = ANCHOR - timedelta(days=10), ANCHOR - timedelta(days=3)
+    body = created_at_window(start, end)
+    expected = [i["feedback_id"] for i in emulator.store.items(project_id)
+                if start <= parse_time(i["created_at"]) < end]
+    assert expected
+    assert _crawl(client.iter_filtered_pages(project_id, body, limit=7)) == expected
+    assert client.count_filtered(project_id, body) == len(expected)
+    assert client.count_feedback(project_id) == len(emulator.store.items(project_id))
+
+
+def test_daily_windows_partition_the_history_exactly(emulator, client, project_id):
+    seen = []
+    day = (ANCHOR - timedelta(days=61)).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < ANCHOR + timedelta(days=1):
+        seen.extend(_crawl(client.iter_filtered_pages(project_id, created_at_window(day, day + timedelta(days=1)))))
+        day += timedelta(days=1)
+    assert sorted(seen) == sorted(i["feedback_id"] for i in emulator.store.items(project_id))
+    assert len(seen) == len(set(seen))
+
+
+def test_last_page_still_has_next_and_count_is_page_size(emulator, client, project_id):
+    token = client._minter.token()
+    answer = requests.get(f"{emulator.base_url}/projects/{project_id}/feedbacks", params={"limit": 100},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert answer["status"] is True and answer["data"]["count"] == 100 and answer["data"]["has_more"] is True
+    last = list(client.iter_feedback_pages(project_id))[-1]
+    assert last.has_more is False
+    after = answer["data"]["feedbacks"][-1]["feedback_id"]
+    assert answer["data"]["next"] == {"query_string": f"limit=100&after={after}", "limit": 100, "after": after}
+    # the last page: has_more false, yet `next` is present (the spec's trap)
+    total = client.count_feedback(project_id)
+    tail = requests.get(f"{emulator.base_url}/projects/{project_id}/feedbacks", params={"limit": 100, "after": after},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["data"]
+    while tail["has_more"]:
+        tail = requests.get(f"{emulator.base_url}/projects/{project_id}/feedbacks",
+                            params={"limit": 100, "after": tail["feedbacks"][-1]["feedback_id"]},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["data"]
+    assert tail["next"]["after"] == tail["feedbacks"][-1]["feedback_id"]
+    assert tail["count"] == len(tail["feedbacks"]) == (total % 100 or 100)
+
+
+def test_before_cursor_returns_the_previous_page(emulator, client, project_id):
+    pages = list(client.iter_feedback_pages(project_id, limit=10))
+    token = client._minter.token()
+    answer = requests.get(f"{emulator.base_url}/projects/{project_id}/feedbacks",
+                          params={"limit": 10, "before": pages[2].items[0]["feedback_id"]},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["data"]
+    assert [i["feedback_id"] for i in answer["feedbacks"]] == [i["feedback_id"] for i in pages[1].items]
+    assert answer["has_more"] is True
+
+
+def _post(emulator, client, path, body, params=None):
+    return requests.post(f"{emulator.base_url}{path}", data=body, params=params, timeout=5,
+                         headers={"Authorization": f"Bearer {client._minter.token()}",
+                                  "Content-Type": "application/json"})
+
+
+def test_filter_requires_a_json_body(emulator, client, project_id):
+    for path in (f"/projects/{project_id}/feedbacks/filter", f"/projects/{project_id}/feedbacks/filter/count"):
+        answer = _post(emulator, client, path, None)
+        assert answer.status_code == 400 and answer.json()["errortype"] == "VALIDATION_ERROR"
+        assert _post(emulator, client, path, "{}").status_code == 200
+
+
+@pytest.mark.parametrize("limit", [0, 101, "ten"])
+def test_limit_outside_1_to_100_is_refused(emulator, client, project_id, limit):
+    token = client._minter.token()
+    answer = requests.get(f"{emulator.base_url}/projects/{project_id}/feedbacks", params={"limit": limit},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert answer.status_code == 400 and answer.json()["errortype"] == "VALIDATION_ERROR"
+
+
+def test_client_refuses_bad_limit_before_calling(emulator, client, project_id):
+    with pytest.raises(Exception, match="limit must be between 1 and 100"):
+        next(client.iter_feedback_pages(project_id, limit=101))
+    assert emulator.faults.requests == 0
+
+
+@pytest.mark.parametrize("body, predicate", [
+    ({"query": [{"filter_type": "state", "operator": "eq", "value": "done"}]},
+     lambda i: i["status_type"] == "done"),
+    ({"query": [{"filter_type": "state", "operator": "in", "value": "open,in_progress"}]},
+     lambda i: i["status_type"] in ("open", "in_progress")),
+    ({"query": [{"filter_type": "state", "operator": "not_in", "value": "open,done"}]},
+     lambda i: i["status_type"] not in ("open", "done")),
+    ({"query": [{"filter_type": "email", "operator": "ilike", "value": "%@ACME.io"}]},
+     lambda i: (i.get("email") or "").endswith("@acme.io")),
+    ({"query": [{"filter_type": "email", "operator": "neq", "value": "nobody@example.com"}]},
+     lambda i: i.get("email") != "nobody@example.com"),
+    ({"query": [{"filter_type": "feedback_number", "operator": "gt", "value": "900"}]},
+     lambda i: i["feedback_number"] > 900),
+    ({"query": [{"filter_type": "feedback_number", "operator": "lte", "value": "5"}]},
+     lambda i: i["feedback_number"] <= 5),
+    ({"query": [{"filter_type": "created_at", "operator": "gt", "value": "2026-06-20T00:00:00Z"}]},
+     lambda i: i["created_at"] > "2026-06-20T00:00:00.000000Z"),
+])
+def test_filter_types_and_operators(emulator, client, project_id, body, predicate):
+    expected = {i["feedback_id"] for i in emulator.store.items(project_id) if predicate(i)}
+    assert expected
+    got = _crawl(client.iter_filtered_pages(project_id, body))
+    assert sorted(got) == sorted(expected)
+    assert client.count_filtered(project_id, body) == len(expected)
+
+
+@pytest.mark.parametrize("order_by, direction", [("updated_at", "asc"), ("created_at", "desc")])
+def test_order_by(emulator, client, project_id, order_by, direction):
+    body = {"order_by": {"order_by_type": order_by, "direction": direction}}
+    expected = [i["feedback_id"] for i in sorted(emulator.store.items(project_id),
+                                                  key=lambda i: (i[order_by], i["feedback_id"]),
+                                                  reverse=direction == "desc")]
+    assert _crawl(client.iter_filtered_pages(project_id, body, limit=37)) == expected
+
+
+@pytest.mark.parametrize("query", [
+    [{"filter_type": "updated_at", "operator": "gte", "value": "2026-01-01T00:00:00Z"}],  # no such filter
+    [{"filter_type": "state", "operator": "between", "value": "a"}],
+    [{"filter_type": "created_at", "operator": "gte", "value": "yesterday"}],
+])
+def test_invalid_filters_raise_request_error(client, project_id, query):
+    with pytest.raises(UsersnapRequestError, match="HTTP 400 VALIDATION_ERROR"):
+        client.count_filtered(project_id, {"query": query})
+
+
+def test_unknown_project_is_site_not_found(client):
+    with pytest.raises(UsersnapNotFoundError, match="project not found .site_id nope") as caught:
+        next(client.iter_feedback_pages("nope"))
+    assert caught.value.errortype == "SITE_NOT_FOUND"
+
+
+def test_deleted_project_is_404(emulator, client, project_id):
+    emulator.store.deleted_projects.add(project_id)
+    with pytest.raises(UsersnapNotFoundError, match="HTTP 404"):
+        client.count_feedback(project_id)
+    assert project_id not in {p["project_id"] for p in client.list_projects()}
+
+
+def test_edit_moves_item_to_the_top_of_the_default_order(emulator, client, project_id):
+    oldest = emulator.store.items(project_id)[0]
+    emulator.store.edit(oldest["feedback_id"], {"status_type": "done"})
+    first = next(client.iter_feedback_pages(project_id, limit=1)).items[0]
+    assert first["feedback_id"] == oldest["feedback_id"] and first["status_type"] == "done"
+    assert first["updated_at"] > oldest["updated_at"] and first["created_at"] == oldest["created_at"]
+
+
+def test_submit_assignees_and_unknown_fields_pass_through(emulator, client):
+    project = client.list_projects()[1]
+    created = client.submit_feedback(project["api_key"], {
+        "email": "new@example.com",
+        "ordered_inputs": [{"order": 0, "label": "Comment", "boolean_value": None,
+                            "text_value": "Brand new 🚀", "value": "Brand new 🚀"}],
+    })
+    assert emulator.store.item(created["feedback_id"])["email"] == "new@example.com"
+    newest = next(client.iter_feedback_pages(project["project_id"], limit=1)).items[0]
+    assert newest["feedback_id"] == created["feedback_id"]
+    assert newest["ordered_inputs"][0]["text_value"] == "Brand new 🚀"
+    users = client.list_assignees(project["api_key"])
+    assert users and set(users[0]) == {"user_id", "first_name", "last_name", "gravatar_url"}
+    with pytest.raises(UsersnapNotFoundError):
+        client.list_assignees(project["project_id"])  # the path takes the api_key, not the project id

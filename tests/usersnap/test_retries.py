@@ -1,0 +1,137 @@
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import make_client
+from usersnap_pipeline.usersnap import (
+    UsersnapClient,
+    UsersnapProtocolError,
+    UsersnapUnavailableError,
+)
+from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET
+
+
+def _all_ids(client, project_id):
+    return [i["feedback_id"] for page in client.iter_feedback_pages(project_id, limit=50) for i in page.items]
+
+
+@pytest.mark.parametrize("faults", [
+    pytest.param({"status_429_every": 3, "retry_after": 0.01}, id="429-retry-after"),
+    pytest.param({"error_rate": 0.3}, id="5xx"),
+    pytest.param({"truncate_rate": 0.3}, id="truncated-bodies"),
+    pytest.param({"status_429_every": 5, "retry_after": 0.01, "error_rate": 0.1, "truncate_rate": 0.1,
+                  "latency": 0.002}, id="all-at-once"),
+])
+def test_crawl_completes_exactly_through_faults(emulator, project_id, faults):
+    expected = [i["feedback_id"] for i in sorted(emulator.store.items(project_id),
+                                                  key=lambda i: (i["updated_at"], i["feedback_id"]), reverse=True)]
+    emulator.faults.configure(seed=3, **faults)
+    with make_client(emulator, max_attempts=10) as usersnap:
+        assert _all_ids(usersnap, project_id) == expected
+        stats = usersnap.stats.snapshot()
+    injected = sum(emulator.faults.injected.values())
+    assert injected > 0
+    assert stats["retries"] == injected
+    assert stats["requests"] == stats["pages"] + injected
+
+
+def test_retry_after_is_honoured(emulator, project_id):
+    emulator.faults.configure(status_429_every=2, retry_after=0.2)
+    slept = []
+    with make_client(emulator, sleep=slept.append) as usersnap:
+        usersnap.count_feedback(project_id)  # request 1: fine
+        usersnap.count_feedback(project_id)  # request 2: 429, then retried
+    assert slept and slept[0] == 0.2
+
+
+def test_429_pauses_every_thread_of_the_client(emulator, project_id):
+    emulator.faults.configure(status_429_every=1_000_000)
+    with make_client(emulator) as usersnap:
+        usersnap._pause_everyone(0.3)  # what a 429 seen by one worker does
+        started = time.monotonic()
+        threads = [threading.Thread(target=usersnap.count_feedback, args=(project_id,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert time.monotonic() - started >= 0.25
+
+
+def test_gives_up_with_a_clear_error_naming_the_call(emulator, project_id):
+    emulator.faults.configure(error_rate=1.0)
+    with make_client(emulator, max_attempts=4) as usersnap:
+        with pytest.raises(UsersnapUnavailableError) as caught:
+            usersnap.count_filtered(project_id, {})
+    message = str(caught.value)
+    assert f"POST /projects/{project_id}/feedbacks/filter/count" in message
+    assert "gave up after 4 attempt(s)" in message and "HTTP 50" in message
+    assert emulator.faults.requests == 4
+
+
+def test_unreachable_api_gives_up_with_connection_error():
+    with UsersnapClient("http://127.0.0.1:9/v0.1", "id", "secret", max_attempts=2, backoff_base=0.01) as usersnap:
+        with pytest.raises(UsersnapUnavailableError, match="GET /projects: gave up after 2 attempt.*connection error"):
+            usersnap.list_projects()
+
+
+class _FakeApi(BaseHTTPRequestHandler):
+    """Not Usersnap: answers every request with the same canned body."""
+    body = b"{}"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def fake_api():
+    servers = []
+
+    def start(body: bytes) -> str:
+        handler = type("Handler", (_FakeApi,), {"body": body})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v0.1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_url_that_is_not_usersnap_gives_a_protocol_error(fake_api):
+    url = fake_api(b"<html>hello</html>")
+    with UsersnapClient(url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, max_attempts=2, backoff_base=0.01) as usersnap:
+        with pytest.raises(UsersnapUnavailableError, match="invalid JSON"):
+            usersnap.list_projects()
+    url = fake_api(b'{"hello": "world"}')
+    with UsersnapClient(url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as usersnap:
+        with pytest.raises(UsersnapProtocolError, match="check USERSNAP_API_URL"):
+            usersnap.list_projects()
+
+
+def test_a_cursor_that_does_not_advance_stops_instead_of_looping(fake_api):
+    page = {"status": True, "data": {"has_more": True, "count": 1, "feedbacks": [{"feedback_id": "same"}],
+                                     "next": {"after": "same"}}}
+    url = fake_api(json.dumps(page).encode())
+    with UsersnapClient(url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as usersnap:
+        pages = usersnap.iter_filtered_pages("p", {})
+        next(pages)
+        next(pages)  # the second page repeats the first one's cursor
+        with pytest.raises(UsersnapProtocolError, match="cursor did not advance"):
+            next(pages)
