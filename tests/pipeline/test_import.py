@@ -1,0 +1,139 @@
+"""The import job, end to end: emulator over HTTP → Dagster (one run for a range) → warehouse."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from tests.conftest import ANCHOR
+from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.warehouse import schema
+
+
+def _utc(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _by_id(warehouse, table):
+    rows = {}
+    for row in warehouse.rows(table):
+        rows.setdefault(row["feedback_id"], []).append(row)
+    return rows
+
+
+def _expected_thread(item):
+    """The thread as a reader would write it down from the API item, independently of the normalizer."""
+    thread = []
+    for position, entry in enumerate(sorted(item["ordered_inputs"], key=lambda e: e["order"])):
+        value = entry["value"]
+        if isinstance(entry.get("text_value"), str) and entry["text_value"].strip():
+            thread.append((position, entry["label"], entry["text_value"]))
+        elif isinstance(value, bool):
+            thread.append((position, entry["label"], "Yes" if value else "No"))
+        elif isinstance(value, int):
+            thread.append((position, entry["label"], str(value)))
+    return thread
+
+
+def _flatten(data, prefix=""):
+    out = {}
+    for key, value in (data or {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out.update(_flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def test_range_import_matches_the_emulator_field_by_field(pipeline, pipeline_emulator):
+    result = pipeline.run(FIRST_DAY, ANCHOR.date())
+    assert result.success
+    # one run covered the whole range: one materialization event per day, all from this run
+    materializations = result.asset_materializations_for_node("raw_feedback")
+    days = (ANCHOR.date() - FIRST_DAY).days + 1
+    assert sorted(m.partition for m in materializations) == \
+        [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(days)]
+    assert materializations[0].metadata["dagster/row_count"].value == 700
+
+    truth = {item["feedback_id"]: item for item in pipeline_emulator.store.items()}
+    assert len(truth) == 700
+    warehouse = pipeline.warehouse
+    points = {row["feedback_id"]: row for row in warehouse.rows(schema.data_points)}
+    assert set(points) == set(truth)
+    raw = {row["feedback_id"]: json.loads(row["item_json"]) for row in warehouse.rows(schema.raw_feedback)}
+    assert raw == truth  # the raw layer is the API's JSON, unchanged
+
+    messages, fields = _by_id(warehouse, schema.data_point_messages), _by_id(warehouse, schema.data_point_fields)
+    labels, custom = _by_id(warehouse, schema.data_point_labels), _by_id(warehouse, schema.data_point_custom_data)
+    for feedback_id, item in truth.items():
+        point = points[feedback_id]
+        assert point["project_id"] == item["project_id"]
+        assert point["partition_date"] == _utc(item["created_at"]).date()
+        assert point["feedback_number"] == item["feedback_number"]
+        assert _utc(point["created_at"]) == _utc(item["created_at"])
+        assert _utc(point["updated_at"]) == _utc(item["updated_at"])
+        assert point["status"] == item["status_type"]
+        assert point["priority"] == item.get("priority")
+        assert point["submitter_email"] == item.get("email")
+        assert point["assignee_id"] == item.get("assignee_id")
+        assert point["source_url"] == item["public_link"]
+        assert point["screenshot_url"] == (item["screenshot"] or {}).get("annotated_image_url")
+        assert point["page_url"] == (item["client"] or {}).get("url")
+        assert point["country"] == (item["client"] or {}).get("country_name")
+        assert point["is_demo"] is item["is_demo"]
+        numbers = [e["value"] for e in item["ordered_inputs"]
+                   if isinstance(e["value"], int) and not isinstance(e["value"], bool)]
+        assert point["rating"] == (float(numbers[0]) if numbers else None)
+
+        thread = _expected_thread(item)
+        got = [(m["position"], m["label"], m["text"]) for m in sorted(messages.get(feedback_id, []),
+                                                                      key=lambda m: m["position"])]
+        assert got == thread
+        assert len(fields.get(feedback_id, [])) == len(thread)
+        text_messages = [t for _, _, t in thread if not t.isdigit() and t not in ("Yes", "No", "-1")]
+        assert point["text"] == "\n".join(text_messages)
+
+        assert {(lab["label_id"], lab["name"]) for lab in labels.get(feedback_id, [])} == \
+            {(lab["company_label_id"], lab["name"]) for lab in item["labels"]}
+        assert {c["key"]: json.loads(c["value_json"]) for c in custom.get(feedback_id, [])} == \
+            _flatten(item.get("custom_data"))
+
+    assert not list(warehouse.rows(schema.rejected_feedback))
+
+
+def _snapshot(warehouse):
+    tables = {}
+    for table in schema.ROW_TYPES:
+        columns = [c for c in table.columns if c.name != "fetched_at"]
+        query = sa.select(*columns).order_by(*table.primary_key.columns)
+        tables[table.name] = [tuple(row) for row in warehouse.fetch(query)]
+    return tables
+
+
+def test_a_second_run_of_the_same_range_leaves_identical_tables(pipeline):
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    first = _snapshot(pipeline.warehouse)
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    assert _snapshot(pipeline.warehouse) == first
+    assert len(first["data_points"]) == 700
+
+
+def test_edits_replace_their_rows_and_nothing_else(pipeline, pipeline_emulator):
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    before = _snapshot(pipeline.warehouse)
+    item = pipeline_emulator.store.items()[10]
+    pipeline_emulator.store.edit(item["feedback_id"], {"status_type": "done", "labels": [], "custom_data": None})
+    day = _utc(item["created_at"]).date()
+    assert pipeline.run(day, day).success
+    after = _snapshot(pipeline.warehouse)
+    point = next(r for r in after["data_points"] if r[0] == item["feedback_id"])
+    assert "done" in point
+    assert not [r for r in after["data_point_labels"] if r[0] == item["feedback_id"]]
+    unchanged = lambda rows: [r for r in rows if r[0] != item["feedback_id"]]  # noqa: E731
+    for name in before:
+        assert unchanged(after[name]) == unchanged(before[name]), name

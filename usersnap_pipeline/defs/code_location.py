@@ -1,0 +1,40 @@
+"""Assemble the code location from settings."""
+
+import os
+
+import dagster as dg
+
+from ..settings import Settings
+from .partitions import daily_partitions
+from .raw import build_raw_feedback_asset
+from .resources import UsersnapResource, WarehouseResource
+from .schedules import build_recent_import_schedule
+from .tables import build_normalized_assets
+
+IMPORT_JOB = "usersnap_import"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions_def = daily_partitions(settings.import_history_start)
+    raw_feedback = build_raw_feedback_asset(partitions_def, settings.project_ids)
+    normalized = build_normalized_assets(partitions_def, settings.project_ids)
+    import_job = dg.define_asset_job(IMPORT_JOB, selection=[raw_feedback, normalized],
+                                     partitions_def=partitions_def,
+                                     description="Import Usersnap feedback: raw items, then the data point tables.")
+    # A warehouse URL from the environment may carry a password: pass it as an EnvVar so only the
+    # variable's name is ever shown.
+    env_url = os.environ.get("USERSNAP_WAREHOUSE_URL")
+    warehouse_url = dg.EnvVar("USERSNAP_WAREHOUSE_URL") if env_url and env_url == settings.warehouse_url \
+        else settings.warehouse_url
+    return dg.Definitions(
+        assets=[raw_feedback, normalized],
+        jobs=[import_job],
+        schedules=[build_recent_import_schedule(import_job, partitions_def)],
+        resources={
+            "usersnap": UsersnapResource(api_url=settings.api_url, jwt_id=dg.EnvVar("USERSNAP_JWT_ID"),
+                                         jwt_secret=dg.EnvVar("USERSNAP_JWT_SECRET"),
+                                         concurrency=settings.fetch_concurrency),
+            "warehouse": WarehouseResource(url=warehouse_url),
+        },
+    )
+

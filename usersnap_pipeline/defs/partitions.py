@@ -1,0 +1,28 @@
+"""Daily UTC partitions over the import-history window."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def daily_partitions(import_history_start: date) -> dg.DailyPartitionsDefinition:
+    # A fixed start read once from configuration: a moving "now minus N days" start would change
+    # the definition every day and break backfills that are running. end_offset=1 adds today.
+    return dg.DailyPartitionsDefinition(start_date=import_history_start.isoformat(), timezone="UTC",
+                                        end_offset=1)
+
+
+def range_tags(first_key: str, last_key: str) -> dict[str, str]:
+    """Tags that make one run cover a range of partitions (with a single-run backfill policy)."""
+    return {RANGE_START_TAG: first_key, RANGE_END_TAG: last_key}
+
+
+def window_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The run's partition range as days ``[start, end)`` (one partition, or a whole backfill)."""
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()

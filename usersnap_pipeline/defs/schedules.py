@@ -1,0 +1,25 @@
+"""The hourly import of recent days."""
+
+import dagster as dg
+
+from .partitions import range_tags
+
+RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
+
+
+def build_recent_import_schedule(job,
+                                 partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="usersnap_hourly_recent_import",
+        cron_schedule="5 * * * *",
+        execution_timezone="UTC",
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Every hour, re-import the last {RECENT_DAYS} days (today included) in one run.",
+    )
+    def hourly_recent_import(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        recent = keys[-RECENT_DAYS:]
+        return dg.RunRequest(tags=range_tags(recent[0], recent[-1]))
+
+    return hourly_recent_import

@@ -1,0 +1,317 @@
+"""Feedback items (the API's dicts) → rows of the data point tables. Pure: no I/O, no Dagster.
+
+One item is one data point. Its form inputs, in form order, are the thread (empty inputs are
+dropped) and typed fields; labels and flattened custom data are rows of their own. An item whose
+identity (``feedback_id``, ``created_at``) is unusable is rejected with a reason; every other
+oddity (a missing or null field, a number where text is expected, an object where a list is
+expected) degrades to NULL or to text, so one bad field never loses the rest of the item.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, NamedTuple
+
+TITLE_LABEL = re.compile(r"^\s*(title|subject|summary|headline)\s*$", re.IGNORECASE)
+NPS_LABEL = re.compile(r"recommend|likely|nps", re.IGNORECASE)
+THUMBS_LABEL = re.compile(r"helpful|thumb|useful", re.IGNORECASE)
+TITLE_LENGTH = 120
+
+
+class DataPoint(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    feedback_number: int | None
+    created_at: datetime
+    updated_at: datetime | None
+    status: str | None
+    priority: str | None
+    rating: float | None
+    rating_scale: str | None
+    submitter_email: str | None
+    assignee_id: str | None
+    title: str | None
+    text: str
+    source_url: str | None
+    screenshot_url: str | None
+    page_url: str | None
+    browser: str | None
+    os: str | None
+    country: str | None
+    city: str | None
+    is_demo: bool
+
+
+class Message(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    position: int
+    label: str
+    text: str
+
+
+class Field(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    position: int
+    label: str
+    field_type: str  # text | number | boolean
+    text_value: str | None
+    number_value: float | None
+    boolean_value: bool | None
+
+
+class Label(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    label_id: str
+    identifier: str | None
+    name: str | None
+    color: str | None
+
+
+class CustomDatum(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    key: str
+    value_json: str
+
+
+class Rejected(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    reason: str
+
+
+class RejectedItem(ValueError):
+    """The item cannot become a data point; the message is the reason recorded for it."""
+
+
+@dataclass
+class NormalizedBatch:
+    data_points: list[DataPoint] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    custom_data: list[CustomDatum] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def extend(self, other: NormalizedBatch) -> None:
+        for name in ("data_points", "messages", "fields", "labels", "custom_data", "rejected"):
+            getattr(self, name).extend(getattr(other, name))
+
+
+def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_date: date) -> NormalizedBatch:
+    """Normalize the raw items of one (project, day); ``items`` are (raw key, item) pairs."""
+    batch = NormalizedBatch()
+    for raw_key, item in items:
+        try:
+            batch.extend(normalize_item(item, project_id=project_id, partition_date=partition_date))
+        except RejectedItem as exc:
+            batch.rejected.append(Rejected(raw_key, project_id, partition_date, str(exc)))
+    return batch
+
+
+def normalize_item(item: Any, *, project_id: str, partition_date: date) -> NormalizedBatch:
+    if not isinstance(item, dict):
+        raise RejectedItem(f"the item is a {type(item).__name__}, not an object")
+    feedback_id = item.get("feedback_id")
+    if not isinstance(feedback_id, str) or not feedback_id.strip():
+        raise RejectedItem("feedback_id is missing or not a string")
+    created_at = parse_timestamp(item.get("created_at"))
+    if created_at is None:
+        raise RejectedItem(f"created_at {item.get('created_at')!r} is missing or not an ISO 8601 timestamp")
+    key = (feedback_id, project_id, partition_date)
+
+    inputs = _ordered_inputs(item.get("ordered_inputs"))
+    messages, fields, rating, rating_scale, title = [], [], None, None, None
+    for position, entry in inputs:
+        label = clean_text(entry.get("label")) or f"Field {position + 1}"
+        kind, text_value, number_value, boolean_value = _typed_value(entry)
+        if kind is None:
+            continue  # an empty input is not part of the conversation
+        fields.append(Field(*key, position, label, kind, text_value, number_value, boolean_value))
+        messages.append(Message(*key, position, label, _message_text(kind, text_value, number_value, boolean_value)))
+        if kind == "number" and rating is None:
+            rating, rating_scale = number_value, _rating_scale(label, number_value)
+        if kind == "text" and title is None and TITLE_LABEL.match(label):
+            title = text_value
+
+    texts = [m.text for m, f in zip(messages, fields) if f.field_type == "text"]
+    if title is None and texts:
+        title = texts[0].split("\n", 1)[0][:TITLE_LENGTH]
+    client = item.get("client") if isinstance(item.get("client"), dict) else {}
+    screenshot = item.get("screenshot") if isinstance(item.get("screenshot"), dict) else {}
+    data_point = DataPoint(
+        *key,
+        feedback_number=_as_int(item.get("feedback_number")),
+        created_at=created_at,
+        updated_at=parse_timestamp(item.get("updated_at")),
+        status=clean_text(item.get("status_type")),
+        priority=clean_text(item.get("priority")),
+        rating=rating,
+        rating_scale=rating_scale,
+        submitter_email=clean_text(item.get("email")),
+        assignee_id=clean_text(item.get("assignee_id")),
+        title=title,
+        text="\n".join(texts),
+        source_url=clean_text(item.get("public_link")),
+        screenshot_url=clean_text(screenshot.get("annotated_image_url")),
+        page_url=clean_text(client.get("url")),
+        browser=clean_text(client.get("browser_full_name") or client.get("browser_name")),
+        os=clean_text(client.get("browser_os")),
+        country=clean_text(client.get("country_name")),
+        city=clean_text(client.get("city_name")),
+        is_demo=item.get("is_demo") is True,
+    )
+    return NormalizedBatch(
+        data_points=[data_point],
+        messages=messages,
+        fields=fields,
+        labels=_labels(key, item.get("labels")),
+        custom_data=[CustomDatum(*key, path, value) for path, value in flatten_custom_data(item.get("custom_data"))],
+    )
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def clean_text(value: Any) -> str | None:
+    """Text safe for any database: NUL removed, lone surrogates replaced; non-text values as text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        value = str(value)
+    elif not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value if value.strip() else None
+
+
+def flatten_custom_data(data: Any) -> list[tuple[str, str]]:
+    """Nested custom data as (path, JSON value) pairs; path segments are joined with ``.``
+    (a ``.`` or ``\\`` inside a key is escaped with ``\\``). Lists and scalars are leaves."""
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        return [("$", _json(data))]
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, node: dict[str, Any]) -> None:
+        if not node and prefix:
+            rows.append((prefix, "{}"))
+        for raw_key, value in node.items():
+            segment = clean_text(raw_key) or ""
+            segment = segment.replace("\\", "\\\\").replace(".", "\\.")
+            path = f"{prefix}.{segment}" if prefix else segment
+            if isinstance(value, dict):
+                walk(path, value)
+            else:
+                rows.append((path, _json(value)))
+
+    walk("", data)
+    return rows
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return clean_text(text) or "null"
+
+
+def _ordered_inputs(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    if not isinstance(value, list):
+        return []
+    entries = [e for e in value if isinstance(e, dict)]
+    ranked = sorted(enumerate(entries), key=lambda pair: (_order_of(pair[1], pair[0]), pair[0]))
+    return [(position, entry) for position, (_, entry) in enumerate(ranked)]
+
+
+def _order_of(entry: dict[str, Any], index: int) -> float:
+    order = entry.get("order")
+    return float(order) if isinstance(order, (int, float)) and not isinstance(order, bool) else float(index)
+
+
+def _typed_value(entry: dict[str, Any]) -> tuple[str | None, str | None, float | None, bool | None]:
+    """(field_type, text, number, boolean) of an input; field_type None when it is empty."""
+    text_value = entry.get("text_value")
+    if isinstance(text_value, str) and text_value.strip():
+        return "text", clean_text(text_value), None, None
+    if isinstance(entry.get("boolean_value"), bool):
+        return "boolean", None, None, entry["boolean_value"]
+    value = entry.get("value")
+    if isinstance(value, bool):
+        return "boolean", None, None, value
+    if isinstance(value, (int, float)):
+        return ("number", None, float(value), None) if value == value else (None, None, None, None)
+    if isinstance(value, (str, list, dict)):
+        text = clean_text(value)
+        if text is not None and text not in ("[]", "{}"):
+            return "text", text, None, None
+    return None, None, None, None
+
+
+def _message_text(kind: str, text: str | None, number: float | None, boolean: bool | None) -> str:
+    if kind == "boolean":
+        return "Yes" if boolean else "No"
+    if kind == "number":
+        return str(int(number)) if number is not None and number.is_integer() else str(number)
+    return text or ""
+
+
+def _rating_scale(label: str, value: float | None) -> str:
+    if value == -1 or THUMBS_LABEL.search(label):
+        return "thumbs"
+    if NPS_LABEL.search(label) or (value is not None and (value > 5 or value == 0)):
+        return "nps"
+    return "five_star"
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _labels(key: tuple[str, str, date], value: Any) -> list[Label]:
+    if not isinstance(value, list):
+        return []
+    seen: dict[str, Label] = {}
+    for entry in value:
+        if not isinstance(entry, dict):
+            continue
+        label_id = clean_text(entry.get("company_label_id") or entry.get("label_id") or entry.get("identifier"))
+        if label_id is None or label_id in seen:
+            continue  # a label applied twice is still one label
+        seen[label_id] = Label(*key, label_id, clean_text(entry.get("identifier")), clean_text(entry.get("name")),
+                               clean_text(entry.get("color")))
+    return list(seen.values())

@@ -1,0 +1,39 @@
+"""An API item → its row in the raw layer, kept as the JSON it arrived as. Pure: no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from .normalize import parse_timestamp
+
+
+class RawFeedback(NamedTuple):
+    feedback_id: str
+    project_id: str
+    partition_date: date
+    created_at: datetime | None
+    updated_at: datetime | None
+    fetched_at: datetime
+    item_json: str
+
+
+def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime) -> RawFeedback:
+    """Every item is kept, even one the normalizer will reject: the raw layer loses nothing.
+
+    An item without a usable ``feedback_id`` is keyed by a hash of its JSON, so it still has a
+    stable identity to be reported (and re-normalized) by.
+    """
+    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: keep it, escaped, rather than lose the item
+        text = json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+    fields = item if isinstance(item, dict) else {}
+    key = fields.get("feedback_id")
+    if not isinstance(key, str) or not key.strip():
+        key = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return RawFeedback(key, project_id, partition_date, parse_timestamp(fields.get("created_at")),
+                       parse_timestamp(fields.get("updated_at")), fetched_at, text)

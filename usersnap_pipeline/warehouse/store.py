@@ -1,0 +1,150 @@
+"""Reading and writing the warehouse. Every write replaces one (project, day) partition of a set
+of tables in a single transaction: a re-run gives the same rows, a failed run leaves the previous
+rows in place, and readers see either the old partition or the new one, never half of it.
+
+PostgreSQL is loaded with COPY; SQLite with executemany inside the transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import schema
+
+_SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
+
+
+class Warehouse:
+    def __init__(self, url: str):
+        self.url = sa.make_url(url)
+        if self.url.drivername == "postgresql":
+            # psycopg2 ships with dagster-postgres; SQLAlchemy 2.1 would otherwise pick psycopg 3.
+            self.url = self.url.set(drivername="postgresql+psycopg2")
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError("the warehouse must be SQLite or PostgreSQL")
+        if self.dialect == "sqlite" and self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": 60} if self.dialect == "sqlite" else {"connect_timeout": 10}
+        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.url.render_as_string(hide_password=True)!r})"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ensure_schema(self) -> None:
+        with self._writing():
+            schema.metadata.create_all(self.engine)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]]) -> None:
+        """Replace the rows of (project_id, day) in each given table, all in one transaction."""
+        with self._writing(), self.engine.begin() as conn:
+            for table, table_rows in rows.items():
+                conn.execute(table.delete().where(table.c.project_id == project_id,
+                                                  table.c.partition_date == day))
+                if table_rows:
+                    self._bulk_insert(conn, table, table_rows)
+
+    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
+        columns = list(table.columns.keys())
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            if self.dialect == "postgresql":
+                buffer = io.StringIO()
+                buffer.writelines(_copy_line(row) for row in rows)
+                buffer.seek(0)
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buffer)
+            else:
+                marks = ", ".join("?" for _ in columns)
+                cursor.executemany(f'INSERT INTO "{table.name}" VALUES ({marks})',
+                                   [tuple(map(_sqlite_value, row)) for row in rows])
+        finally:
+            cursor.close()
+
+    def _writing(self):
+        return _SQLITE_LOCK if self.dialect == "sqlite" else _NoLock()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_raw(self, project_id: str, day: date) -> list[tuple[str, str]]:
+        table = schema.raw_feedback
+        query = (sa.select(table.c.feedback_id, table.c.item_json)
+                 .where(table.c.project_id == project_id, table.c.partition_date == day)
+                 .order_by(table.c.created_at, table.c.feedback_id))
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def raw_project_ids(self) -> list[str]:
+        table = schema.raw_feedback
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(table.c.project_id).distinct().order_by(table.c.project_id)).scalars())
+
+    def fetch(self, query: sa.Executable, params: dict[str, Any] | None = None) -> list[sa.Row]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(query, params or {}))
+
+    def rows(self, table: sa.Table, *, where: Iterable[Any] = (), order_by: Iterable[Any] = ()) -> Iterator[dict]:
+        query = sa.select(table).where(*where).order_by(*(order_by or table.primary_key.columns))
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield dict(row._mapping)
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    # The same text forms SQLAlchemy's SQLite types write and read back.
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_line(row: tuple) -> str:
+    return "\t".join(map(_copy_field, row)) + "\n"
