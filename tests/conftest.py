@@ -42,8 +42,8 @@ PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh database on the real server, dropped at the end of the session.
+def postgres_databases():
+    """Creates throwaway databases on the real server, all dropped at the end of the session.
 
     Without a server the tests that need it are skipped with a message, except under CI, where
     they fail: CI must prove the Postgres path.
@@ -63,15 +63,28 @@ def postgres_url():
         if os.environ.get("CI"):
             pytest.fail(message + ": CI must run the PostgreSQL tests")
         pytest.skip(message + ": start it to run the PostgreSQL tests")
-    name = f"usersnap_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    created: list[str] = []
+
+    def create(purpose: str) -> str:
+        name = f"usersnap_test_{purpose}_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return name
+
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield create
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_databases):
+    """The session's warehouse database on the real server."""
+    return f"postgresql://postgres@127.0.0.1:5432/{postgres_databases('warehouse')}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -224,6 +224,10 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     emulator: Emulator
 
+    def handle_error(self, request, client_address) -> None:
+        # A client that disconnects mid-answer (killed, timed out) is normal traffic, not a server bug.
+        log.debug("connection from %s ended abruptly", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API behind its load balancer

@@ -47,7 +47,7 @@ def fetch_raw_window(client: UsersnapClient, warehouse: Warehouse, project_ids: 
         rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at)
                 for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day)))
                 for item in page.items]
-        warehouse.replace_partition(project_id, day, {raw_feedback: rows})
+        warehouse.replace_partition(project_id, day, {raw_feedback: rows}, feedback_ids=(r.feedback_id for r in rows))
         return project_id, day, len(rows)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch") as pool:

@@ -29,7 +29,7 @@ def normalize_window(warehouse: Warehouse, project_ids: Sequence[str], start: da
         for project_id in project_ids:
             items = [(key, json.loads(text)) for key, text in warehouse.read_raw(project_id, day)]
             batch = normalize_items(items, project_id=project_id, partition_date=day)
-            warehouse.replace_partition(project_id, day, tables_of(batch))
+            warehouse.replace_partition(project_id, day, tables_of(batch), feedback_ids=(key for key, _ in items))
             _account(report, batch, project_id, sample_size)
     return report
 

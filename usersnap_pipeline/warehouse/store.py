@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from . import schema
 
+_IDS_PER_DELETE = 5000
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 
 
@@ -49,12 +50,22 @@ class Warehouse:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]]) -> None:
-        """Replace the rows of (project_id, day) in each given table, all in one transaction."""
+    def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]],
+                          feedback_ids: Iterable[str] = ()) -> None:
+        """Replace the rows of (project_id, day) in each given table, all in one transaction.
+
+        Rows of ``feedback_ids`` are removed wherever they are, so an item that arrives under
+        another partition than before (its created_at or project changed) is never there twice.
+        """
+        ids = sorted(set(feedback_ids))
         with self._writing(), self.engine.begin() as conn:
             for table, table_rows in rows.items():
                 conn.execute(table.delete().where(table.c.project_id == project_id,
                                                   table.c.partition_date == day))
+                for start in range(0, len(ids), _IDS_PER_DELETE):
+                    conn.execute(table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE]),
+                                                      sa.or_(table.c.project_id != project_id,
+                                                             table.c.partition_date != day)))
                 if table_rows:
                     self._bulk_insert(conn, table, table_rows)
 

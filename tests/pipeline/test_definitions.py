@@ -1,0 +1,91 @@
+"""The code location loads, with every expected asset, job and schedule, and fails clearly when misconfigured."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from usersnap_pipeline.defs.code_location import IMPORT_JOB, build_definitions
+from usersnap_pipeline.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED_ASSETS = {"raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
+                   "data_point_custom_data", "rejected_feedback"}
+ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
+
+
+def _defs():
+    return build_definitions(load_settings(ENV))
+
+
+def test_every_expected_definition_is_there():
+    defs = _defs()
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == EXPECTED_ASSETS
+    assert defs.resolve_job_def(IMPORT_JOB)
+    schedule = defs.resolve_schedule_def("usersnap_hourly_recent_import")
+    assert schedule.cron_schedule == "5 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_partitions_start_at_the_configured_day_and_include_today():
+    job = _defs().resolve_job_def(IMPORT_JOB)
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[0] == "2026-05-01"
+    assert keys[-1] == dg.DailyPartitionsDefinition(start_date="2026-05-01", end_offset=1).get_partition_keys()[-1]
+    assert date.fromisoformat(keys[-1]) >= date.today()
+
+
+def test_every_asset_backfills_in_one_run():
+    for assets_def in _defs().assets:
+        assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_schedule_requests_today_and_yesterday_in_one_run():
+    defs = _defs()
+    schedule = defs.resolve_schedule_def("usersnap_hourly_recent_import")
+    from datetime import datetime, timezone
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 6, 10, 14, 5, tzinfo=timezone.utc))
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-06-09"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-06-10"
+
+
+def test_secrets_are_env_vars_not_values():
+    resources = _defs().resources
+    assert isinstance(resources["usersnap"].jwt_secret, dg.EnvVar)
+    assert isinstance(resources["usersnap"].jwt_id, dg.EnvVar)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "USERSNAP_IMPORT_HISTORY_START is not set"),
+    ({"USERSNAP_IMPORT_HISTORY_START": "May 1st"}, "is not a date like 2026-05-01"),
+    ({"USERSNAP_IMPORT_HISTORY_START": "2999-01-01"}, "is in the future"),
+    ({**ENV, "USERSNAP_API_URL": "http://usersnap.example.com/v0.1"}, "must use https"),
+    ({**ENV, "USERSNAP_PROJECT_IDS": "abc, d e f"}, "not project ids"),
+    ({**ENV, "USERSNAP_WAREHOUSE_URL": "mysql://u:hunter2@db/x"}, "must be a SQLAlchemy URL"),
+    ({**ENV, "USERSNAP_FETCH_CONCURRENCY": "0"}, "USERSNAP_FETCH_CONCURRENCY"),
+])
+def test_bad_settings_fail_with_a_message_naming_the_fix(env, message):
+    with pytest.raises(SettingsError, match=message) as caught:
+        load_settings(env)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_defaults():
+    settings = load_settings(ENV)
+    assert settings == Settings(api_url="https://platform.usersnap.com/v0.1", project_ids=(),
+                                import_history_start=date(2026, 5, 1),
+                                warehouse_url="sqlite:///data/warehouse.sqlite")
+
+
+def test_dagster_cli_validates_the_code_location():
+    env = {**os.environ, **ENV}
+    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr

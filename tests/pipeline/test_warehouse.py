@@ -1,0 +1,53 @@
+"""Partition writes on the real databases: atomic, idempotent, never a duplicate."""
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from usersnap_pipeline.transform.raw import raw_row
+from usersnap_pipeline.warehouse import Warehouse, schema
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def _raw(feedback_id, day, created="2026-06-01T10:00:00Z", project="p1"):
+    return raw_row({"feedback_id": feedback_id, "created_at": created, "text": "tab\there\nnew \\ line ☃"},
+                   project_id=project, partition_date=day, fetched_at=NOW)
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    store = Warehouse(warehouse_url)
+    store.ensure_schema()
+    yield store
+    store.dispose()
+
+
+def _ids(warehouse):
+    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(schema.raw_feedback))
+
+
+def test_replace_is_exact_and_text_survives_bulk_loading(warehouse):
+    day = date(2026, 6, 1)
+    warehouse.replace_partition("p1", day, {schema.raw_feedback: [_raw("a", day), _raw("b", day)]})
+    warehouse.replace_partition("p2", day, {schema.raw_feedback: [_raw("c", day, project="p2")]})
+    warehouse.replace_partition("p1", day, {schema.raw_feedback: [_raw("b", day)]})
+    assert _ids(warehouse) == [("b", day), ("c", day)]
+    stored = next(warehouse.rows(schema.raw_feedback))
+    assert stored["item_json"] == _raw("b", day).item_json
+
+
+def test_an_item_that_moved_partition_is_never_there_twice(warehouse):
+    first, second = date(2026, 6, 1), date(2026, 6, 2)
+    warehouse.replace_partition("p1", first, {schema.raw_feedback: [_raw("a", first)]}, feedback_ids=["a"])
+    warehouse.replace_partition("p1", second, {schema.raw_feedback: [_raw("a", second)]}, feedback_ids=["a"])
+    assert _ids(warehouse) == [("a", second)]
+
+
+def test_a_failed_write_leaves_the_previous_rows(warehouse):
+    day = date(2026, 6, 1)
+    warehouse.replace_partition("p1", day, {schema.raw_feedback: [_raw("a", day)]})
+    with pytest.raises(Exception):
+        # the same key twice violates the primary key half-way through the transaction
+        warehouse.replace_partition("p1", day, {schema.raw_feedback: [_raw("x", day), _raw("x", day)]})
+    assert _ids(warehouse) == [("a", day)]
