@@ -76,6 +76,9 @@ def run_demo(args: argparse.Namespace) -> int:
         })
         dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
         dagster_home.mkdir(parents=True, exist_ok=True)
+        instance_config = dagster_home / "dagster.yaml"
+        if not instance_config.exists():  # still Dagster's embedded SQLite storage, just quiet
+            instance_config.write_text("telemetry:\n  enabled: false\n")
         settings = load_settings()
         defs = build_definitions(settings)
         print(f"Importing {first_day} .. {today} in one Dagster run (instance: {dagster_home})...", flush=True)

@@ -1,6 +1,7 @@
 """Assemble the code location from settings."""
 
 import os
+import warnings
 
 import dagster as dg
 
@@ -13,13 +14,15 @@ from .tables import build_normalized_assets
 
 IMPORT_JOB = "usersnap_import"
 
+# Single-run backfills are what this project is built on; Dagster labels the parameter beta.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_def = daily_partitions(settings.import_history_start)
     raw_feedback = build_raw_feedback_asset(partitions_def, settings.project_ids)
     normalized = build_normalized_assets(partitions_def, settings.project_ids)
     import_job = dg.define_asset_job(IMPORT_JOB, selection=[raw_feedback, normalized],
-                                     partitions_def=partitions_def,
                                      description="Import Usersnap feedback: raw items, then the data point tables.")
     # A warehouse URL from the environment may carry a password: pass it as an EnvVar so only the
     # variable's name is ever shown.
