@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests.conftest import ANCHOR
+from tests.conftest import ANCHOR, make_client
+from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import parse_time
 from usersnap_pipeline.usersnap import UsersnapNotFoundError, UsersnapRequestError, created_at_window
 
@@ -15,10 +16,20 @@ def _crawl(pages):
     return ids
 
 
+@pytest.fixture(scope="module")
+def big_project():
+    """One project with 2,500 items: thousands of pages at limit 1."""
+    with Emulator(generate(seed=3, items=2500, projects=1, days=90, end=ANCHOR)) as api:
+        yield api
+
+
 @pytest.mark.parametrize("limit", [1, 7, 100])
-def test_list_pages_through_every_item_once_newest_update_first(emulator, client, project_id, limit):
+def test_list_pages_through_every_item_once_newest_update_first(big_project, limit):
+    emulator = big_project
+    project_id = emulator.store.list_projects()[0]["project_id"]
+    client = make_client(emulator)
     truth = emulator.store.items(project_id)
-    assert len(truth) > 900  # thousands of items across both projects, ~1000 in this one
+    assert len(truth) == 2500
     expected = [i["feedback_id"] for i in sorted(truth, key=lambda i: (i["updated_at"], i["feedback_id"]),
                                                   reverse=True)]
     ids = _crawl(client.iter_feedback_pages(project_id, limit=limit))
@@ -186,3 +197,26 @@ def test_submit_assignees_and_unknown_fields_pass_through(emulator, client):
     assert users and set(users[0]) == {"user_id", "first_name", "last_name", "gravatar_url"}
     with pytest.raises(UsersnapNotFoundError):
         client.list_assignees(project["project_id"])  # the path takes the api_key, not the project id
+
+
+def test_a_created_at_crawl_loses_nothing_while_users_edit_and_submit(emulator, client, project_id):
+    """Live edits and new submissions during the crawl: every item that existed before it is seen once."""
+    before = {i["feedback_id"] for i in emulator.store.items(project_id)}
+    emulator.faults.configure(live_edit_rate=0.5, live_submit_rate=0.3, seed=9)
+    start, end = ANCHOR - timedelta(days=90), ANCHOR + timedelta(days=365)
+    seen = _crawl(client.iter_filtered_pages(project_id, created_at_window(start, end), limit=20))
+    assert len(seen) == len(set(seen))
+    assert before <= set(seen)
+    assert emulator.faults.requests > 40 and len(emulator.store.items(project_id)) > len(before)
+
+
+def test_an_updated_at_crawl_can_miss_an_edited_item_as_the_spec_warns(emulator, client, project_id):
+    """The trap the pipeline avoids: in the default order an item edited mid-crawl jumps behind the cursor."""
+    pages = client.iter_feedback_pages(project_id, limit=50)
+    first = next(pages)
+    not_yet_seen = emulator.store.items(project_id)
+    untouched = {i["feedback_id"] for i in first.items}
+    victim = next(i for i in not_yet_seen if i["feedback_id"] not in untouched)
+    emulator.store.edit(victim["feedback_id"], {"status_type": "done"})
+    rest = [i["feedback_id"] for page in pages for i in page.items]
+    assert victim["feedback_id"] not in rest and victim["feedback_id"] not in untouched

@@ -78,7 +78,12 @@ class PageResult:
 
 
 class FeedbackStore:
-    """Thread-safe store of projects and their feedback. Answers return deep copies."""
+    """Thread-safe store of projects and their feedback.
+
+    Stored items are never mutated: an edit replaces the item's dict (copy-on-write). So a page can
+    hand out the stored dicts themselves and be serialized outside the lock without a deep copy,
+    which is most of what a page would otherwise cost. Callers treat page items as read-only.
+    """
 
     def __init__(self, dataset: Dataset, *, seed: int = 0, clock: Callable[[], datetime] | None = None):
         self._lock = threading.RLock()
@@ -144,7 +149,7 @@ class FeedbackStore:
                 following = list(self._walk(project_id, query, after, backwards=False, stop=limit + 1))
                 has_more = len(following) > limit
                 chosen = following[:limit]
-            return PageResult([copy.deepcopy(item) for item in chosen], has_more)
+            return PageResult(chosen, has_more)
 
     def count(self, project_id: str, query: Query) -> int:
         # "ordering only matters when the pagination is passed": count on the created_at index,
@@ -252,11 +257,11 @@ class FeedbackStore:
     def edit(self, feedback_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change fields of an item as a Usersnap user would; ``updated_at`` moves to now."""
         with self._lock:
-            item = self._items[feedback_id]
+            item = {**self._items[feedback_id], **copy.deepcopy(changes)}
             pid = item["project_id"]
-            old_key = (item["updated_at"], feedback_id)
-            item.update(copy.deepcopy(changes))
+            old_key = (self._items[feedback_id]["updated_at"], feedback_id)
             item["updated_at"] = self._now_after(old_key[0])
+            self._items[feedback_id] = item
             index = self._by_updated[pid]
             del index[bisect.bisect_left(index, old_key)]
             bisect.insort(index, (item["updated_at"], feedback_id))
