@@ -43,11 +43,15 @@ def fetch_raw_window(client: UsersnapClient, warehouse: Warehouse, project_ids: 
 
     def fetch_unit(unit: tuple[str, date]) -> tuple[str, date, int]:
         project_id, day = unit
+        # The version is taken before the first page: a fetch that starts later sees a newer state.
         fetched_at = datetime.now(timezone.utc)
         rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at)
                 for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day)))
                 for item in page.items]
-        warehouse.replace_partition(project_id, day, {raw_feedback: rows}, feedback_ids=(r.feedback_id for r in rows))
+        written = warehouse.replace_partition(project_id, day, {raw_feedback: rows}, layer="raw", version=fetched_at,
+                                              feedback_ids=(r.feedback_id for r in rows))
+        if not written:
+            log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)
         return project_id, day, len(rows)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch") as pool:

@@ -6,12 +6,15 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 from ..transform.normalize import NormalizedBatch, normalize_items
 from ..warehouse import Warehouse
 from ..warehouse import schema
 from .days import days_between
+
+
+_NEVER_FETCHED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -27,9 +30,12 @@ def normalize_window(warehouse: Warehouse, project_ids: Sequence[str], start: da
     report = NormalizeReport()
     for day in days_between(start, end):
         for project_id in project_ids:
+            # Version first, rows second: the rows are at least as new as the version they are labelled with.
+            version = warehouse.partition_version(project_id, day, "raw") or _NEVER_FETCHED
             items = [(key, json.loads(text)) for key, text in warehouse.read_raw(project_id, day)]
             batch = normalize_items(items, project_id=project_id, partition_date=day)
-            warehouse.replace_partition(project_id, day, tables_of(batch), feedback_ids=(key for key, _ in items))
+            warehouse.replace_partition(project_id, day, tables_of(batch), layer="normalized", version=version,
+                                        feedback_ids=(key for key, _ in items))
             _account(report, batch, project_id, sample_size)
     return report
 

@@ -102,6 +102,18 @@ rejected_feedback = _partitioned(
     comment="Raw items that could not become data points, with the reason; the item stays in raw_feedback.",
 )
 
+partition_state = sa.Table(
+    "partition_state", metadata,
+    sa.Column("project_id", sa.Text, primary_key=True),
+    sa.Column("partition_date", sa.Date, primary_key=True),
+    sa.Column("raw_version", TIMESTAMP, comment="when the fetch that wrote raw_feedback started"),
+    sa.Column("normalized_version", TIMESTAMP, comment="raw_version the normalized tables were built from"),
+    sa.Column("raw_rows", sa.Integer),
+    sa.Column("data_points", sa.Integer),
+    comment="Import status per (project, day). Versions make writes compare-and-set: when two runs import "
+            "the same partition, the newest fetch wins whatever order they commit in.",
+)
+
 ROW_TYPES: dict[sa.Table, type] = {
     raw_feedback: RawFeedback,
     data_points: DataPoint,

@@ -50,15 +50,19 @@ class Warehouse:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]],
-                          feedback_ids: Iterable[str] = ()) -> None:
+    def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], *,
+                          layer: str, version: datetime, feedback_ids: Iterable[str] = ()) -> bool:
         """Replace the rows of (project_id, day) in each given table, all in one transaction.
 
-        Rows of ``feedback_ids`` are removed wherever they are, so an item that arrives under
-        another partition than before (its created_at or project changed) is never there twice.
+        ``layer`` is ``"raw"`` or ``"normalized"``; ``version`` orders the writes of that layer: the
+        write happens only if no newer version of the partition was written already (a stale run
+        that commits late is dropped and False is returned). Rows of ``feedback_ids`` are removed
+        wherever they are, so an item that arrives under another partition is never there twice.
         """
         ids = sorted(set(feedback_ids))
         with self._writing(), self.engine.begin() as conn:
+            if not self._claim(conn, project_id, day, layer, version):
+                return False
             for table, table_rows in rows.items():
                 conn.execute(table.delete().where(table.c.project_id == project_id,
                                                   table.c.partition_date == day))
@@ -68,6 +72,26 @@ class Warehouse:
                                                              table.c.partition_date != day)))
                 if table_rows:
                     self._bulk_insert(conn, table, table_rows)
+            counts = {"raw_rows": len(rows.get(schema.raw_feedback, ()))} if layer == "raw" else \
+                {"data_points": len(rows.get(schema.data_points, ()))}
+            conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
+        return True
+
+    def _claim(self, conn: sa.Connection, project_id: str, day: date, layer: str, version: datetime) -> bool:
+        # The UPDATE both tests the version and takes the row's write lock until commit, so two
+        # writers of one partition are serialized and the older one sees it lost.
+        state = schema.partition_state
+        column = state.c[f"{layer}_version"]
+        conn.execute(_insert_state_if_missing(self.dialect, project_id, day))
+        claimed = conn.execute(state.update()
+                               .where(*_state_key(project_id, day), sa.or_(column.is_(None), column <= version))
+                               .values({column.name: version}))
+        return claimed.rowcount == 1
+
+    def partition_version(self, project_id: str, day: date, layer: str = "raw") -> datetime | None:
+        state = schema.partition_state
+        rows = self.fetch(sa.select(state.c[f"{layer}_version"]).where(*_state_key(project_id, day)))
+        return _as_utc(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         columns = list(table.columns.keys())
@@ -113,6 +137,23 @@ class Warehouse:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield dict(row._mapping)
+
+
+def _state_key(project_id: str, day: date) -> tuple:
+    state = schema.partition_state
+    return state.c.project_id == project_id, state.c.partition_date == day
+
+
+def _insert_state_if_missing(dialect: str, project_id: str, day: date):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(schema.partition_state).values(project_id=project_id, partition_date=day).on_conflict_do_nothing()
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class _NoLock:
