@@ -3,6 +3,7 @@ a real warehouse (SQLite file or the PostgreSQL server)."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -10,9 +11,11 @@ import pytest
 
 from tests.conftest import ANCHOR
 from usersnap_pipeline.defs.code_location import build_definitions
+from usersnap_pipeline.defs.sensors import CHANGE_SENSOR
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.settings import Settings
+from usersnap_pipeline.usersnap import UsersnapClient
 from usersnap_pipeline.warehouse import Warehouse
 
 HISTORY_DAYS = 6
@@ -35,20 +38,57 @@ def credentials(monkeypatch):
 class Pipeline:
     """The code location built for one test, and a way to run its import job over a day range."""
 
-    def __init__(self, api_url: str, warehouse_url: str, project_ids: tuple[str, ...] = ()):
-        self.settings = Settings(api_url=api_url, project_ids=project_ids, import_history_start=FIRST_DAY,
+    def __init__(self, api_url: str, warehouse_url: str, project_ids: tuple[str, ...] = (),
+                 first_day: date = FIRST_DAY):
+        self.settings = Settings(api_url=api_url, project_ids=project_ids, import_history_start=first_day,
                                  warehouse_url=warehouse_url, fetch_concurrency=3)
         self.defs = build_definitions(self.settings)
         self.warehouse = Warehouse(warehouse_url)
+        self.sensor_cursor: str | None = None
 
     def run(self, first: date, last: date, *, instance: dg.DagsterInstance | None = None,
             run_config: dict | None = None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
         """Materialize every asset of the import for days ``first..last`` in one run."""
         with dg.instance_for_test() as fresh:
-            return dg.materialize(list(self.defs.assets), resources=self.defs.resources,
-                                  instance=instance or fresh, run_config=run_config,
-                                  tags=range_tags(first.isoformat(), last.isoformat()),
-                                  raise_on_error=raise_on_error)
+            return self.materialize(range_tags(first.isoformat(), last.isoformat()), run_config,
+                                    instance=instance or fresh, raise_on_error=raise_on_error)
+
+    def materialize(self, tags: dict, run_config: dict | None, *, instance: dg.DagsterInstance,
+                    selection=None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+        """The import's assets and their checks, as the import job runs them (``selection`` narrows it)."""
+        partitioned = [a for a in self.defs.assets if a.partitions_def is not None]
+        return dg.materialize([*partitioned, *self.defs.asset_checks], resources=self.defs.resources,
+                              instance=instance, run_config=run_config, tags=tags, selection=selection,
+                              raise_on_error=raise_on_error)
+
+    def seed(self, first: date, last: date) -> None:
+        """Import days ``first..last`` through the same steps the assets run, without Dagster's
+        per-partition bookkeeping: for tests whose subject is what happens after the history import."""
+        from usersnap_pipeline.steps.fetch_raw import fetch_raw_window
+        from usersnap_pipeline.steps.normalize_raw import normalize_window
+        from usersnap_pipeline.steps.projects import resolve_projects
+
+        end = last + timedelta(days=1)
+        with UsersnapClient(self.settings.api_url, os.environ["USERSNAP_JWT_ID"],
+                            os.environ["USERSNAP_JWT_SECRET"]) as client:
+            projects = resolve_projects(client, self.settings.project_ids)
+            self.warehouse.ensure_schema()
+            fetch_raw_window(client, self.warehouse, projects, first, end)
+        normalize_window(self.warehouse, projects, first, end)
+
+    def tick(self, instance: dg.DagsterInstance):
+        """One evaluation of the change sensor, keeping its cursor as the daemon would on success."""
+        sensor = self.defs.resolve_sensor_def(CHANGE_SENSOR)
+        context = dg.build_sensor_context(cursor=self.sensor_cursor, instance=instance,
+                                          resources={"warehouse": self.defs.resources["warehouse"]})
+        result = sensor.evaluate_tick(context)
+        if result.cursor is not None:
+            self.sensor_cursor = result.cursor
+        return result
+
+    def execute(self, request: dg.RunRequest, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+        """Run what a sensor asked for, as the daemon would launch it."""
+        return self.materialize(request.tags, request.run_config, instance=instance)
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from usersnap_pipeline.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_ASSETS = {"raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
-                   "data_point_custom_data", "rejected_feedback"}
+                   "data_point_custom_data", "rejected_feedback", "assignees"}
+EXPECTED_CHECKS = {"matches_usersnap", "feedback_id_unique", "required_columns_not_null",
+                   "metadata_rows_have_their_data_point", "no_rejected_items"}
 ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
 
 
@@ -26,10 +28,19 @@ def test_every_expected_definition_is_there():
     defs = _defs()
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == EXPECTED_ASSETS
-    assert defs.resolve_job_def(IMPORT_JOB)
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert {c.name for c in checks if c.asset_key == dg.AssetKey("data_points")} == EXPECTED_CHECKS
+    job = defs.resolve_job_def(IMPORT_JOB)
+    assert {c.name for c in job.asset_layer.asset_graph.asset_check_keys} >= EXPECTED_CHECKS  # run with every import
+    assert defs.resolve_job_def("usersnap_assignees")
     schedule = defs.resolve_schedule_def("usersnap_hourly_recent_import")
     assert schedule.cron_schedule == "5 * * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_schedule_def("usersnap_daily_assignees").default_status == dg.DefaultScheduleStatus.RUNNING
+    sensor = defs.resolve_sensor_def("usersnap_change_sensor")
+    assert sensor.minimum_interval_seconds == 60 and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    policy = defs.resolve_asset_graph().get(dg.AssetKey("data_points")).freshness_policy
+    assert policy.fail_window.to_timedelta().total_seconds() == 3 * 3600
 
 
 def test_partitions_start_at_the_configured_day_and_include_today():
@@ -40,12 +51,16 @@ def test_partitions_start_at_the_configured_day_and_include_today():
     assert date.fromisoformat(keys[-1]) >= date.today()
 
 
-def test_every_asset_backfills_in_one_run():
-    for assets_def in _defs().assets:
+def test_every_partitioned_asset_backfills_in_one_run():
+    partitioned = [a for a in _defs().assets if a.partitions_def is not None]
+    assert len(partitioned) == 2  # raw_feedback and the normalized multi_asset
+    for assets_def in partitioned:
         assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
 
 
-def test_schedule_requests_today_and_yesterday_in_one_run():
+def test_schedule_requests_today_and_yesterday_in_one_run(monkeypatch):
+    monkeypatch.setenv("USERSNAP_JWT_ID", "id")
+    monkeypatch.setenv("USERSNAP_JWT_SECRET", "secret")
     defs = _defs()
     schedule = defs.resolve_schedule_def("usersnap_hourly_recent_import")
     from datetime import datetime, timezone
@@ -89,3 +104,12 @@ def test_dagster_cli_validates_the_code_location():
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_schedules_skip_when_usersnap_is_disconnected(monkeypatch):
+    monkeypatch.delenv("USERSNAP_JWT_ID", raising=False)
+    monkeypatch.delenv("USERSNAP_JWT_SECRET", raising=False)
+    defs = _defs()
+    for name in ("usersnap_hourly_recent_import", "usersnap_daily_assignees"):
+        result = defs.resolve_schedule_def(name).evaluate_tick(dg.build_schedule_context())
+        assert not result.run_requests and "disconnected" in result.skip_message

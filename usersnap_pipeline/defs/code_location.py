@@ -6,10 +6,13 @@ import warnings
 import dagster as dg
 
 from ..settings import Settings
+from .assignees import ASSIGNEES_JOB, build_assignees_asset, build_assignees_schedule
+from .checks import build_data_point_checks
 from .partitions import daily_partitions
 from .raw import build_raw_feedback_asset
 from .resources import UsersnapResource, WarehouseResource
 from .schedules import build_recent_import_schedule
+from .sensors import build_change_sensor
 from .tables import build_normalized_assets
 
 IMPORT_JOB = "usersnap_import"
@@ -22,6 +25,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_def = daily_partitions(settings.import_history_start)
     raw_feedback = build_raw_feedback_asset(partitions_def, settings.project_ids)
     normalized = build_normalized_assets(partitions_def, settings.project_ids)
+    assignees = build_assignees_asset(settings.project_ids)
+    checks = build_data_point_checks(partitions_def, api_url=settings.api_url,
+                                     configured_projects=settings.project_ids)
     import_job = dg.define_asset_job(IMPORT_JOB, selection=[raw_feedback, normalized],
                                      description="Import Usersnap feedback: raw items, then the data point tables.")
     # A warehouse URL from the environment may carry a password: pass it as an EnvVar so only the
@@ -29,10 +35,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     env_url = os.environ.get("USERSNAP_WAREHOUSE_URL")
     warehouse_url = dg.EnvVar("USERSNAP_WAREHOUSE_URL") if env_url and env_url == settings.warehouse_url \
         else settings.warehouse_url
+    assignees_job = dg.define_asset_job(ASSIGNEES_JOB, selection=[assignees],
+                                        description="Refresh the assignees table.")
     return dg.Definitions(
-        assets=[raw_feedback, normalized],
-        jobs=[import_job],
-        schedules=[build_recent_import_schedule(import_job, partitions_def)],
+        assets=[raw_feedback, normalized, assignees],
+        asset_checks=checks,
+        jobs=[import_job, assignees_job],
+        schedules=[build_recent_import_schedule(import_job, partitions_def), build_assignees_schedule(assignees_job)],
+        sensors=[build_change_sensor(import_job, partitions_def, api_url=settings.api_url,
+                                     configured_projects=settings.project_ids,
+                                     interval_seconds=settings.sensor_interval_seconds)],
         resources={
             "usersnap": UsersnapResource(api_url=settings.api_url, jwt_id=dg.EnvVar("USERSNAP_JWT_ID"),
                                          jwt_secret=dg.EnvVar("USERSNAP_JWT_SECRET"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -22,7 +22,17 @@ def range_tags(first_key: str, last_key: str) -> dict[str, str]:
     return {RANGE_START_TAG: first_key, RANGE_END_TAG: last_key}
 
 
-def window_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
+def window_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[date, date]:
     """The run's partition range as days ``[start, end)`` (one partition, or a whole backfill)."""
-    window = context.partition_time_window
+    window = getattr(context, "op_execution_context", context).partition_time_window
     return window.start.date(), window.end.date()
+
+
+def check_window(context: dg.AssetCheckExecutionContext,
+                 partitions_def: dg.TimeWindowPartitionsDefinition) -> tuple[date, date]:
+    """The days a check covers: its run's partitions, or every partition when run on its own."""
+    op_context = context.op_execution_context
+    if op_context.has_partition_key or op_context.has_partition_key_range:
+        return window_days(context)
+    keys = partitions_def.get_partition_keys()
+    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]) + timedelta(days=1)

@@ -1,13 +1,14 @@
 """Typed resources. Secrets arrive through ``dg.EnvVar``: Dagster resolves them at run time and
 shows only the variable's name in the UI, never its value."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field
 
-from ..usersnap import DEFAULT_API_URL, UsersnapClient
+from ..usersnap import DEFAULT_API_URL, UsersnapClient, UsersnapConfigError
 from ..warehouse import Warehouse
 
 
@@ -22,9 +23,27 @@ class UsersnapResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(self) -> Iterator[UsersnapClient]:
+        if isinstance(self.jwt_id, dg.EnvVar) or isinstance(self.jwt_secret, dg.EnvVar):
+            # EnvVar is a str holding the variable's *name*: never send that as a credential.
+            raise UsersnapConfigError("UsersnapResource used outside a Dagster run: its EnvVar credentials "
+                                      "are not resolved")
         with UsersnapClient(self.api_url, self.jwt_id, self.jwt_secret, max_attempts=self.max_attempts,
                             pool_size=max(4, self.concurrency)) as client:
             yield client
+
+
+def credentials_from_env() -> tuple[str, str] | None:
+    """The JWT ID and secret if both are set; None means Usersnap is disconnected.
+
+    Sensors and schedules use this to skip quietly instead of failing every tick once the
+    credentials are removed: no call is made, and nothing already imported is touched.
+    """
+    jwt_id, jwt_secret = os.environ.get("USERSNAP_JWT_ID", ""), os.environ.get("USERSNAP_JWT_SECRET", "")
+    return (jwt_id, jwt_secret) if jwt_id.strip() and jwt_secret.strip() else None
+
+
+DISCONNECTED = ("Usersnap is disconnected (USERSNAP_JWT_ID / USERSNAP_JWT_SECRET not set): no call is made "
+                "and everything already imported stays in the warehouse.")
 
 
 class WarehouseResource(dg.ConfigurableResource):

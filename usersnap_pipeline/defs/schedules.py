@@ -3,6 +3,7 @@
 import dagster as dg
 
 from .partitions import range_tags
+from .resources import DISCONNECTED, credentials_from_env
 
 RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
 
@@ -17,7 +18,9 @@ def build_recent_import_schedule(job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Every hour, re-import the last {RECENT_DAYS} days (today included) in one run.",
     )
-    def hourly_recent_import(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def hourly_recent_import(context: dg.ScheduleEvaluationContext):
+        if credentials_from_env() is None:
+            return dg.SkipReason(DISCONNECTED)
         keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
         recent = keys[-RECENT_DAYS:]
         return dg.RunRequest(tags=range_tags(recent[0], recent[-1]))

@@ -1,6 +1,7 @@
 """The normalized tables, written in one pass over the raw layer."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import dagster as dg
 
@@ -13,11 +14,16 @@ from .raw import ImportConfig
 from .resources import WarehouseResource
 
 PREVIEW_COLUMNS = ("feedback_number", "created_at", "status", "rating", "title", "source_url")
+# The hourly schedule and the change sensor keep data points fresh; two missed hours is a warning,
+# three a failure, shown on the asset in the UI.
+DATA_POINTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
 
 
 def build_normalized_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str]):
     specs = [dg.AssetSpec(table.name, deps=["raw_feedback"], group_name="usersnap", kinds={"python", "sql"},
-                          description=table.comment) for table in NORMALIZED_TABLES]
+                          description=table.comment,
+                          freshness_policy=DATA_POINTS_FRESHNESS if table.name == "data_points" else None)
+             for table in NORMALIZED_TABLES]
 
     @dg.multi_asset(
         name="normalize_feedback",

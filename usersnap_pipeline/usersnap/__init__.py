@@ -4,7 +4,15 @@ Public surface: :class:`UsersnapClient`, :class:`Page`, :func:`created_at_window
 :data:`DEFAULT_API_URL` and the errors below (all subclasses of :class:`UsersnapError`).
 """
 
-from .client import DEFAULT_API_URL, MAX_PAGE_SIZE, ClientStats, Page, UsersnapClient, created_at_window
+from .client import (
+    DEFAULT_API_URL,
+    MAX_PAGE_SIZE,
+    ClientStats,
+    Page,
+    UsersnapClient,
+    api_timestamp,
+    created_at_window,
+)
 from .errors import (
     UsersnapAuthError,
     UsersnapConfigError,
@@ -17,7 +25,7 @@ from .errors import (
 )
 
 __all__ = [
-    "DEFAULT_API_URL", "MAX_PAGE_SIZE", "ClientStats", "Page", "UsersnapClient", "created_at_window",
+    "DEFAULT_API_URL", "MAX_PAGE_SIZE", "ClientStats", "Page", "UsersnapClient", "api_timestamp", "created_at_window",
     "UsersnapAuthError", "UsersnapConfigError", "UsersnapError", "UsersnapForbiddenError",
     "UsersnapNotFoundError", "UsersnapProtocolError", "UsersnapRequestError", "UsersnapUnavailableError",
 ]

@@ -75,13 +75,14 @@ def created_at_window(start: datetime, end: datetime, *, direction: str = "asc")
     return {
         "order_by": {"order_by_type": "created_at", "direction": direction},
         "query": [
-            {"filter_type": "created_at", "operator": "gte", "value": _iso(start)},
-            {"filter_type": "created_at", "operator": "lt", "value": _iso(end)},
+            {"filter_type": "created_at", "operator": "gte", "value": api_timestamp(start)},
+            {"filter_type": "created_at", "operator": "lt", "value": api_timestamp(end)},
         ],
     }
 
 
-def _iso(moment: datetime) -> str:
+def api_timestamp(moment: datetime) -> str:
+    """A moment in the API's own format: UTC, microseconds, ``Z``."""
     if moment.tzinfo is None:
         raise ValueError("window bounds must be timezone-aware")
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -102,6 +102,17 @@ rejected_feedback = _partitioned(
     comment="Raw items that could not become data points, with the reason; the item stays in raw_feedback.",
 )
 
+assignees = sa.Table(
+    "assignees", metadata,
+    sa.Column("project_id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, primary_key=True),  # unique per project only
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("full_name", sa.Text),
+    sa.Column("gravatar_url", sa.Text),
+    comment="Users feedback can be assigned to, per project: resolves data_points.assignee_id to a name.",
+)
+
 partition_state = sa.Table(
     "partition_state", metadata,
     sa.Column("project_id", sa.Text, primary_key=True),

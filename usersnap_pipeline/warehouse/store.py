@@ -77,6 +77,13 @@ class Warehouse:
             conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
         return True
 
+    def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
+        """Replace one project's rows of an unpartitioned table in one transaction."""
+        with self._writing(), self.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.project_id == project_id))
+            if rows:
+                self._bulk_insert(conn, table, rows)
+
     def _claim(self, conn: sa.Connection, project_id: str, day: date, layer: str, version: datetime) -> bool:
         # The UPDATE both tests the version and takes the row's write lock until commit, so two
         # writers of one partition are serialized and the older one sees it lost.
@@ -127,6 +134,19 @@ class Warehouse:
         table = schema.raw_feedback
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(table.c.project_id).distinct().order_by(table.c.project_id)).scalars())
+
+    def has_partitions(self, project_id: str) -> bool:
+        """Whether any day of this project was ever imported (empty days count)."""
+        state = schema.partition_state
+        return bool(self.fetch(sa.select(state.c.project_id).where(state.c.project_id == project_id).limit(1)))
+
+    def newest_update(self, project_id: str) -> datetime | None:
+        """The newest ``updated_at`` among the project's imported items."""
+        table = schema.raw_feedback
+        value = self.fetch(sa.select(sa.func.max(table.c.updated_at)).where(table.c.project_id == project_id))[0][0]
+        if isinstance(value, str):  # SQLite returns the stored text for an aggregate
+            value = datetime.fromisoformat(value)
+        return _as_utc(value) if value is not None else None
 
     def fetch(self, query: sa.Executable, params: dict[str, Any] | None = None) -> list[sa.Row]:
         with self.engine.connect() as conn:
