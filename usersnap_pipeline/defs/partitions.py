@@ -33,6 +33,9 @@ def check_window(context: dg.AssetCheckExecutionContext,
     """The days a check covers: its run's partitions, or every partition when run on its own."""
     op_context = context.op_execution_context
     if op_context.has_partition_key or op_context.has_partition_key_range:
-        return window_days(context)
+        try:
+            return window_days(context)
+        except dg.DagsterInvariantViolationError:
+            pass  # range tags, but no partitioned asset in the run: a check run on its own
     keys = partitions_def.get_partition_keys()
     return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]) + timedelta(days=1)

@@ -166,7 +166,7 @@ class ItemFactory:
         self.labels = {lab["identifier"]: lab for lab in company_labels}
 
     def make(self, created_at: datetime, feedback_number: int, *, form: str | None = None,
-             topic: str | None = None) -> tuple[dict[str, Any], str, str | None]:
+             topic: str | None = None, latest: datetime | None = None) -> tuple[dict[str, Any], str, str | None]:
         rng = self.rng
         topic = topic or rng.choice(list(TOPICS))
         form = form or rng.choice(FORMS)
@@ -177,8 +177,11 @@ class ItemFactory:
             comment = "[Sample Feedback] " + comment
         inputs, scale = self._inputs(form, topic, comment)
         edited = rng.random() < 0.3
-        updated = created_at + (timedelta(seconds=rng.uniform(0.01, 0.5)) if not edited
-                                else timedelta(hours=rng.uniform(1, 24 * 40)))
+        updated = created_at + timedelta(seconds=rng.uniform(0.01, 0.5))
+        if edited:
+            # Edited up to 40 days later, but never after `latest` (the dataset's "now").
+            room = min(timedelta(days=40), (latest or created_at + timedelta(days=40)) - created_at)
+            updated = created_at + max(timedelta(seconds=1), room * rng.random())
         item: dict[str, Any] = {
             "feedback_id": feedback_id,
             "feedback_number": feedback_number,
@@ -340,9 +343,7 @@ def generate(*, seed: int = 1, items: int = 1000, projects: int = 2, days: int =
     for moment in created:
         index = rng.randrange(projects)
         numbers[index] += 1
-        item, topic, scale = factories[index].make(moment, numbers[index])
-        if parse_time(item["updated_at"]) > end:
-            item["updated_at"] = fmt_time(end)
+        item, topic, scale = factories[index].make(moment, numbers[index], latest=end)
         all_items.append(item)
         topics[item["feedback_id"]] = topic
         if scale:

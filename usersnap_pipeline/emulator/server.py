@@ -63,6 +63,7 @@ class Emulator:
         self._jwt_secret = jwt_secret
         self.rest_api_enabled = rest_api_enabled
         self.request_counts: Counter[str] = Counter()
+        self.request_paths: list[str] = []
         self._counts_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -101,6 +102,7 @@ class Emulator:
     def reset_request_counts(self) -> None:
         with self._counts_lock:
             self.request_counts.clear()
+            self.request_paths.clear()
 
     def describe(self) -> str:
         lines = [f"Usersnap emulator at {self.base_url}", f"  accepts JWT ID {self.jwt_id!r} (HS256)"]
@@ -111,9 +113,10 @@ class Emulator:
 
     # -- request handling (called from the handler threads) ----------------------------------
 
-    def _count(self, route: str) -> None:
+    def _count(self, route: str, path: str) -> None:
         with self._counts_lock:
             self.request_counts[route] += 1
+            self.request_paths.append(path)
 
     def authorize(self, header: str | None) -> None:
         if not header or not header.startswith("Bearer "):
@@ -138,7 +141,7 @@ class Emulator:
         for route_method, pattern, name in _ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
-                self._count(name)
+                self._count(name, path)
                 return getattr(self, f"_route_{name}")(*match.groups(), params=params, body=body)
         if any(p.match(path) for _, p, _ in _ROUTES):
             raise ApiError(405, "Method not allowed", "METHOD_NOT_ALLOWED")
