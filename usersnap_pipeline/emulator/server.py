@@ -197,7 +197,7 @@ class Emulator:
             result = self.store.page(project_id, query, limit=limit, after=after, before=before)
         except QueryError as exc:
             raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
-        last = result.items[-1]["feedback_id"] if result.items else after
+        last = result.keys[-1] if result.keys else after
         # As in the spec's own example: `next` is there even when has_more is false, and `count`
         # is the number of items on this page, not a total.
         return {"has_more": result.has_more, "count": len(result.items), "feedbacks": result.items,

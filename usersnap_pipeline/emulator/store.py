@@ -75,6 +75,7 @@ class Query:
 class PageResult:
     items: list[dict[str, Any]]
     has_more: bool
+    keys: list[str]  # the store's key of each item: its feedback_id, or an internal one for a malformed item
 
 
 class FeedbackStore:
@@ -96,6 +97,9 @@ class FeedbackStore:
         self.rating_scales = dict(dataset.rating_scales)
         self.deleted_projects: set[str] = set()
         self._items: dict[str, dict[str, Any]] = {}
+        # Index metadata per key, kept apart from the item so that a malformed item (no feedback_id,
+        # a created_at that is not a date) can still be stored, paged and served exactly as given.
+        self._meta: dict[str, tuple[str, str, str]] = {}  # key -> (project_id, created_at, updated_at)
         self._by_created: dict[str, list[tuple[str, str]]] = {pid: [] for pid in self.projects}
         self._by_updated: dict[str, list[tuple[str, str]]] = {pid: [] for pid in self.projects}
         self._next_number = {pid: 0 for pid in self.projects}
@@ -103,10 +107,11 @@ class FeedbackStore:
         self._factories = {pid: ItemFactory(self._rng, p, self.assignees[pid], list(labels.values()))
                            for pid, p in self.projects.items()}
         for item in dataset.items:
-            pid = item["project_id"]
-            self._items[item["feedback_id"]] = item
-            self._by_created[pid].append((item["created_at"], item["feedback_id"]))
-            self._by_updated[pid].append((item["updated_at"], item["feedback_id"]))
+            pid, key = item["project_id"], item["feedback_id"]
+            self._items[key] = item
+            self._meta[key] = (pid, item["created_at"], item["updated_at"])
+            self._by_created[pid].append((item["created_at"], key))
+            self._by_updated[pid].append((item["updated_at"], key))
             self._next_number[pid] = max(self._next_number[pid], item["feedback_number"])
         for index in (*self._by_created.values(), *self._by_updated.values()):
             index.sort()
@@ -125,7 +130,7 @@ class FeedbackStore:
                     continue
                 ids = [fid for _, fid in self._by_created[pid]]
                 out.append({**project, "feedback_count": len(ids),
-                            "open_feedback_count": sum(1 for fid in ids if self._items[fid]["status_type"] == "open")})
+                            "open_feedback_count": sum(1 for fid in ids if self._items[fid].get("status_type") == "open")})
             return copy.deepcopy(out)
 
     def items(self, project_id: str | None = None) -> list[dict[str, Any]]:
@@ -149,7 +154,7 @@ class FeedbackStore:
                 following = list(self._walk(project_id, query, after, backwards=False, stop=limit + 1))
                 has_more = len(following) > limit
                 chosen = following[:limit]
-            return PageResult(chosen, has_more)
+            return PageResult([self._items[key] for key in chosen], has_more, chosen)
 
     def count(self, project_id: str, query: Query) -> int:
         # "ordering only matters when the pagination is passed": count on the created_at index,
@@ -159,10 +164,10 @@ class FeedbackStore:
             index, lo, hi, rest = self._index_and_bounds(project_id, query)
             if not rest:
                 return hi - lo
-            return sum(1 for i in range(lo, hi) if self._matches(self._items[index[i][1]], rest))
+            return sum(1 for i in range(lo, hi) if self._matches(index[i][1], rest))
 
     def _walk(self, project_id: str, query: Query, cursor: str | None, *, backwards: bool,
-              stop: int) -> Iterator[dict[str, Any]]:
+              stop: int) -> Iterator[str]:
         index, lo, hi, rest = self._index_and_bounds(project_id, query)
         # Positions in the index run ascending; a descending order walks them from the top.
         forward = not query.descending
@@ -176,9 +181,9 @@ class FeedbackStore:
                 positions = range(min(hi, bisect.bisect_left(index, key)) - 1, lo - 1, -1)
         found = 0
         for position in positions:
-            item = self._items[index[position][1]]
-            if self._matches(item, rest):
-                yield item
+            key = index[position][1]
+            if self._matches(key, rest):
+                yield key
                 found += 1
                 if found >= stop:
                     return
@@ -207,12 +212,14 @@ class FeedbackStore:
         return index, lo, max(lo, hi), rest
 
     def _sort_key(self, cursor: str, project_id: str, query: Query) -> tuple[Any, str]:
-        item = self._items.get(cursor)
-        if item is None or item["project_id"] != project_id:
+        meta = self._meta.get(cursor)
+        if meta is None or meta[0] != project_id:
             raise QueryError(f"cursor {cursor!r} is not a feedback_id of this project")
-        if query.order_by in ("created_at", "updated_at"):
-            return (item[query.order_by], cursor)
-        return (self._order_value(item, query.order_by), cursor)
+        if query.order_by == "created_at":
+            return (meta[1], cursor)
+        if query.order_by == "updated_at":
+            return (meta[2], cursor)
+        return (self._order_value(self._items[cursor], query.order_by), cursor)
 
     def _order_value(self, item: dict[str, Any], order_by: str) -> float:
         if order_by == "rating":
@@ -227,10 +234,11 @@ class FeedbackStore:
                 return float(value)
         return None
 
-    def _matches(self, item: dict[str, Any], filters: list[tuple[str, str, Any]]) -> bool:
+    def _matches(self, key: str, filters: list[tuple[str, str, Any]]) -> bool:
+        item = self._items[key]
         for ftype, op, value in filters:
             if ftype == "created_at":
-                actual: Any = item.get("created_at")
+                actual: Any = self._meta[key][1]
             elif ftype == "state":
                 actual = item.get("status_type")
             elif ftype == "email":
@@ -240,7 +248,7 @@ class FeedbackStore:
             elif ftype == "feedback_number":
                 actual = item.get("feedback_number")
             else:  # nps / one_to_five / thumb: the rating of that scale, if the item has one
-                if self.rating_scales.get(item["feedback_id"]) != ftype:
+                if self.rating_scales.get(key) != ftype:
                     return False
                 actual = self._rating(item)
             if not _compare(actual, op, value, numeric=ftype in ("feedback_number", "nps", "one_to_five", "thumb")):
@@ -258,10 +266,11 @@ class FeedbackStore:
         """Change fields of an item as a Usersnap user would; ``updated_at`` moves to now."""
         with self._lock:
             item = {**self._items[feedback_id], **copy.deepcopy(changes)}
-            pid = item["project_id"]
-            old_key = (self._items[feedback_id]["updated_at"], feedback_id)
-            item["updated_at"] = self._now_after(old_key[0])
+            pid, created, updated = self._meta[feedback_id]
+            old_key = (updated, feedback_id)
+            item["updated_at"] = self._now_after(updated)
             self._items[feedback_id] = item
+            self._meta[feedback_id] = (pid, created, item["updated_at"])
             index = self._by_updated[pid]
             del index[bisect.bisect_left(index, old_key)]
             bisect.insort(index, (item["updated_at"], feedback_id))
@@ -276,6 +285,8 @@ class FeedbackStore:
             if not self._by_created[pid]:
                 return None
             _, fid = self._rng.choice(self._by_created[pid])
+            if not isinstance(self._items[fid], dict) or self._items[fid].get("feedback_id") != fid:
+                return None  # leave injected malformed items as they are
             status = self._rng.choice(["open", "in_progress", "done", "wont_fix"])
             return self.edit(fid, {"status_type": status,
                                    "priority": self._rng.choice(["high", None])})
@@ -294,6 +305,7 @@ class FeedbackStore:
                     item[key] = copy.deepcopy(payload[key])
             fid = item["feedback_id"]
             self._items[fid] = item
+            self._meta[fid] = (project_id, item["created_at"], item["updated_at"])
             bisect.insort(self._by_created[project_id], (item["created_at"], fid))
             bisect.insort(self._by_updated[project_id], (item["updated_at"], fid))
             self.topics[fid] = topic
@@ -305,12 +317,25 @@ class FeedbackStore:
         with self._lock:
             return self.submit(self._rng.choice(list(self.projects)), {})
 
+    def inject(self, project_id: str, item: Any, *, created_at: datetime, key: str | None = None) -> str:
+        """Store an item exactly as given, however malformed (for bad-input tests). It is indexed
+        and filtered by ``created_at`` (the moment it really was submitted) whatever its own fields say."""
+        with self._lock:
+            key = key or (item.get("feedback_id") if isinstance(item, dict) and isinstance(item.get("feedback_id"), str)
+                          else f"malformed-{len(self._meta)}")
+            stamp = fmt_time(created_at)
+            self._items[key] = item
+            self._meta[key] = (project_id, stamp, stamp)
+            bisect.insort(self._by_created[project_id], (stamp, key))
+            bisect.insort(self._by_updated[project_id], (stamp, key))
+            return key
+
     def delete_item(self, feedback_id: str) -> None:
         with self._lock:
-            item = self._items.pop(feedback_id)
-            pid = item["project_id"]
-            for index, key in ((self._by_created[pid], item["created_at"]), (self._by_updated[pid], item["updated_at"])):
-                del index[bisect.bisect_left(index, (key, feedback_id))]
+            self._items.pop(feedback_id)
+            pid, created, updated = self._meta.pop(feedback_id)
+            for index, stamp in ((self._by_created[pid], created), (self._by_updated[pid], updated)):
+                del index[bisect.bisect_left(index, (stamp, feedback_id))]
 
     def _latest_created(self, project_id: str) -> str:
         index = self._by_created[project_id]

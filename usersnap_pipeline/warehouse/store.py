@@ -8,7 +8,9 @@ PostgreSQL is loaded with COPY; SQLite with executemany inside the transaction.
 from __future__ import annotations
 
 import io
+import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -18,7 +20,10 @@ import sqlalchemy as sa
 
 from . import schema
 
+log = logging.getLogger(__name__)
+
 _IDS_PER_DELETE = 5000
+_ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 
 
@@ -60,6 +65,11 @@ class Warehouse:
         wherever they are, so an item that arrives under another partition is never there twice.
         """
         ids = sorted(set(feedback_ids))
+        return self._retrying(f"write {project_id} {day} ({layer})",
+                              lambda: self._replace_once(project_id, day, rows, layer, version, ids))
+
+    def _replace_once(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], layer: str,
+                      version: datetime, ids: list[str]) -> bool:
         with self._writing(), self.engine.begin() as conn:
             if not self._claim(conn, project_id, day, layer, version):
                 return False
@@ -79,10 +89,30 @@ class Warehouse:
 
     def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
         """Replace one project's rows of an unpartitioned table in one transaction."""
-        with self._writing(), self.engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.project_id == project_id))
-            if rows:
-                self._bulk_insert(conn, table, rows)
+        def replace() -> None:
+            with self._writing(), self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.project_id == project_id))
+                if rows:
+                    self._bulk_insert(conn, table, rows)
+        self._retrying(f"write {table.name} of {project_id}", replace)
+
+    def _retrying(self, what: str, action):
+        """Run a whole transaction again when the connection was lost (a database restart, a network
+        blip) or SQLite was busy. Safe: a transaction that failed left nothing, and every write is
+        idempotent."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return action()
+            except sa.exc.OperationalError as exc:
+                if attempt == _ATTEMPTS:
+                    raise
+                delay = 0.5 * 2 ** (attempt - 1)
+                log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
+                            str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__,
+                            attempt, _ATTEMPTS - 1, delay)
+                self.engine.dispose()  # drop pooled connections to the old server
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def _claim(self, conn: sa.Connection, project_id: str, day: date, layer: str, version: datetime) -> bool:
         # The UPDATE both tests the version and takes the row's write lock until commit, so two
@@ -127,8 +157,7 @@ class Warehouse:
         query = (sa.select(table.c.feedback_id, table.c.item_json)
                  .where(table.c.project_id == project_id, table.c.partition_date == day)
                  .order_by(table.c.created_at, table.c.feedback_id))
-        with self.engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(query)]
+        return [tuple(row) for row in self.fetch(query)]
 
     def raw_project_ids(self) -> list[str]:
         table = schema.raw_feedback
@@ -149,8 +178,10 @@ class Warehouse:
         return _as_utc(value) if value is not None else None
 
     def fetch(self, query: sa.Executable, params: dict[str, Any] | None = None) -> list[sa.Row]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(query, params or {}))
+        def read() -> list[sa.Row]:
+            with self.engine.connect() as conn:
+                return list(conn.execute(query, params or {}))
+        return self._retrying("read", read)
 
     def rows(self, table: sa.Table, *, where: Iterable[Any] = (), order_by: Iterable[Any] = ()) -> Iterator[dict]:
         query = sa.select(table).where(*where).order_by(*(order_by or table.primary_key.columns))

@@ -1,0 +1,95 @@
+"""Malformed items served by the API: valid ones always land, unusable ones are kept raw and recorded
+with a reason, and one bad item never fails or drops the rest of its partition."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import dagster as dg
+
+from tests.conftest import ANCHOR
+from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.warehouse import schema
+
+WHEN = ANCHOR - timedelta(days=2, hours=3)
+STAMP = WHEN.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+SQL_LABEL = "'; DROP TABLE data_points; --"
+SQL_KEY = "'); DELETE FROM raw_feedback; --"
+
+
+def _text_input(order, label, value):
+    return {"order": order, "label": label, "boolean_value": None, "text_value": value, "value": value}
+
+
+VALID = {
+    "nulls": {"feedback_id": "nulls", "created_at": STAMP, "updated_at": None, "feedback_number": None,
+              "status_type": None, "priority": None, "email": None, "client": None, "custom_data": None,
+              "screenshot": None, "ordered_inputs": None, "labels": None, "is_demo": None, "public_link": None},
+    "missing": {"feedback_id": "missing", "created_at": STAMP},
+    "wrong-types": {"feedback_id": "wrong-types", "created_at": STAMP, "feedback_number": "12", "email": 42,
+                    "labels": {"not": "a list"}, "ordered_inputs": {"x": 1}, "client": "a string",
+                    "custom_data": [1, 2], "status_type": {"identifier": "done"}, "is_demo": "yes"},
+    "unknown-fields": {"feedback_id": "unknown-fields", "created_at": STAMP, "brand_new_field": {"nested": [1]},
+                       "ordered_inputs": [_text_input(0, "Comment", "fine")]},
+    "duplicate-labels": {"feedback_id": "duplicate-labels", "created_at": STAMP, "labels": [
+        {"company_label_id": "L", "identifier": "bug", "name": "Bug", "color": "#f00"},
+        {"company_label_id": "L", "identifier": "bug", "name": "Bug", "color": "#f00"}]},
+    "empty-inputs": {"feedback_id": "empty-inputs", "created_at": STAMP, "ordered_inputs": [
+        _text_input(0, "Comment", ""), _text_input(1, "Other", "   "),
+        {"order": 2, "label": "Rate", "boolean_value": None, "text_value": None, "value": None}]},
+    "huge": {"feedback_id": "huge", "created_at": STAMP, "ordered_inputs": [_text_input(0, "Comment", "é" * 1_000_000)]},
+    "control-chars": {"feedback_id": "control-chars", "created_at": STAMP, "email": "a\x00b@c.d",
+                      "ordered_inputs": [_text_input(0, "Comment", "tab\there\x01\x1f nul\x00 lone \ud800 end")]},
+    "sql-looking": {"feedback_id": "sql-looking", "created_at": STAMP,
+                    "labels": [{"company_label_id": SQL_LABEL, "identifier": SQL_LABEL, "name": SQL_LABEL, "color": None}],
+                    "custom_data": {SQL_KEY: "x", "a.b": {'c"d': 1}}},
+}
+UNUSABLE = {
+    "no-id": {"created_at": STAMP, "ordered_inputs": [_text_input(0, "Comment", "who am I")]},
+    "bad-date": {"feedback_id": "bad-date", "created_at": "the day before yesterday"},
+}
+
+
+def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipeline, pipeline_emulator):
+    project_id = pipeline_emulator.store.list_projects()[0]["project_id"]
+    good = pipeline_emulator.store.items()
+    for name, item in {**VALID, **UNUSABLE}.items():
+        pipeline_emulator.store.inject(project_id, item, created_at=WHEN, key=f"k-{name}")
+
+    with dg.instance_for_test() as instance:
+        result = pipeline.materialize(range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat()), None,
+                                      instance=instance)
+    assert result.success
+    points = {row["feedback_id"]: row for row in pipeline.warehouse.rows(schema.data_points)}
+    assert set(points) == {i["feedback_id"] for i in good} | set(VALID)
+
+    rejected = {row["feedback_id"]: row["reason"] for row in pipeline.warehouse.rows(schema.rejected_feedback)}
+    assert len(rejected) == 2
+    no_id = next(key for key in rejected if key.startswith("sha256:"))
+    assert rejected[no_id].startswith("feedback_id is missing")
+    assert rejected["bad-date"].startswith("created_at 'the day before yesterday'")
+    raw = {row["feedback_id"]: json.loads(row["item_json"]) for row in pipeline.warehouse.rows(schema.raw_feedback)}
+    assert raw[no_id] == UNUSABLE["no-id"] and raw["bad-date"] == UNUSABLE["bad-date"]
+    assert raw["control-chars"] == VALID["control-chars"]  # the raw layer keeps even NUL and a lone surrogate
+
+    metadata = result.asset_materializations_for_node("normalize_feedback")[0].metadata
+    assert metadata["items_skipped"].value == 2
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["no_rejected_items"].passed
+    assert evaluations["no_rejected_items"].severity == dg.AssetCheckSeverity.WARN
+    assert evaluations["matches_usersnap"].passed  # 2 rejected + data points = what Usersnap counts
+
+    assert points["wrong-types"]["feedback_number"] == 12 and points["wrong-types"]["submitter_email"] == "42"
+    assert points["wrong-types"]["is_demo"] is False
+    assert len(points["huge"]["text"]) == 1_000_000
+    assert points["control-chars"]["submitter_email"] == "ab@c.d"
+    assert "\x00" not in points["control-chars"]["text"] and "lone ? end" in points["control-chars"]["text"]
+    labels = [r for r in pipeline.warehouse.rows(schema.data_point_labels) if r["feedback_id"] in VALID]
+    assert sorted((r["feedback_id"], r["name"]) for r in labels) == [("duplicate-labels", "Bug"),
+                                                                      ("sql-looking", SQL_LABEL)]
+    custom = {r["key"]: r["value_json"] for r in pipeline.warehouse.rows(schema.data_point_custom_data)
+              if r["feedback_id"] == "sql-looking"}
+    assert custom == {SQL_KEY: '"x"', 'a\\.b.c"d': "1"}
+    assert not [m for m in pipeline.warehouse.rows(schema.data_point_messages) if m["feedback_id"] == "empty-inputs"]
