@@ -64,6 +64,7 @@ class Emulator:
         self.rest_api_enabled = rest_api_enabled
         self.request_counts: Counter[str] = Counter()
         self.request_paths: list[str] = []
+        self.tokens_seen: set[str] = set()  # every bearer token presented, for leak tests
         self._counts_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -122,6 +123,8 @@ class Emulator:
         if not header or not header.startswith("Bearer "):
             raise _unauthorized()
         token = header[len("Bearer "):].strip()
+        with self._counts_lock:
+            self.tokens_seen.add(token)
         try:
             head = jwt.get_unverified_header(token)
             if head.get("alg") != "HS256" or head.get("kid") != self.jwt_id:
