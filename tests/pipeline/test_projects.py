@@ -121,3 +121,15 @@ def test_assignees_resolve_assignee_ids_to_names(pipeline, pipeline_emulator):
     assigned = [(p["project_id"], p["assignee_id"]) for p in pipeline.warehouse.rows(schema.data_points)
                 if p["assignee_id"]]
     assert assigned and all(key in rows for key in assigned)
+
+
+def test_wrong_credentials_fail_the_run_saying_what_to_fix(pipeline, monkeypatch, pipeline_emulator):
+    monkeypatch.setenv("USERSNAP_JWT_SECRET", "not-the-secret")
+    result = pipeline.run(FIRST_DAY, ANCHOR.date(), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error, message = failure.event_specific_data.error, ""
+    while error is not None:
+        message, error = message + error.message, error.cause
+    assert "check the JWT ID and secret" in message and "not-the-secret" not in message
+    assert pipeline_emulator.requests_made() == 0  # refused at the door: no project was read

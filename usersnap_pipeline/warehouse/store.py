@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 _IDS_PER_DELETE = 5000
 _ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
+_TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
+              "the database system is starting up", "the database system is shutting down", "database is locked",
+              "connection already closed", "ssl connection has been closed")
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 
 
@@ -104,7 +107,7 @@ class Warehouse:
             try:
                 return action()
             except sa.exc.OperationalError as exc:
-                if attempt == _ATTEMPTS:
+                if attempt == _ATTEMPTS or not _is_transient(exc):
                     raise
                 delay = 0.5 * 2 ** (attempt - 1)
                 log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
@@ -188,6 +191,11 @@ class Warehouse:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield dict(row._mapping)
+
+
+def _is_transient(exc: sa.exc.OperationalError) -> bool:
+    """A lost or refused connection, or a busy SQLite file: worth another try. A missing table is not."""
+    return exc.connection_invalidated or any(marker in str(exc.orig).lower() for marker in _TRANSIENT)
 
 
 def _state_key(project_id: str, day: date) -> tuple:
