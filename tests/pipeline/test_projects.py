@@ -19,6 +19,15 @@ def _raw_by_project(pipeline):
     return rows
 
 
+def _failure_message(result) -> str:
+    """The step failure's message with its causes (the user-facing error is usually a cause)."""
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error, message = failure.event_specific_data.error, ""
+    while error is not None:
+        message, error = message + error.message, error.cause
+    return message
+
+
 def _truth_ids(emulator, project_id):
     return {i["feedback_id"] for i in emulator.store.items(project_id)}
 
@@ -57,10 +66,7 @@ def test_projects_the_key_cannot_see_are_named(pipeline_emulator, warehouse_url,
     pipeline = Pipeline(pipeline_emulator.base_url, warehouse_url, project_ids=(projects[0], "no-such-project"))
     result = pipeline.run(FIRST_DAY, ANCHOR.date(), raise_on_error=False)
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, message = failure.event_specific_data.error, ""
-    while error is not None:
-        message, error = message + error.message, error.cause
+    message = _failure_message(result)
     assert "no-such-project" in message and "USERSNAP_PROJECT_IDS" in message
     with pytest.raises(UsersnapNotFoundError, match="no-such-project"):
         with dg.instance_for_test() as instance:
@@ -127,9 +133,6 @@ def test_wrong_credentials_fail_the_run_saying_what_to_fix(pipeline, monkeypatch
     monkeypatch.setenv("USERSNAP_JWT_SECRET", "not-the-secret")
     result = pipeline.run(FIRST_DAY, ANCHOR.date(), raise_on_error=False)
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error, message = failure.event_specific_data.error, ""
-    while error is not None:
-        message, error = message + error.message, error.cause
+    message = _failure_message(result)
     assert "check the JWT ID and secret" in message and "not-the-secret" not in message
     assert pipeline_emulator.requests_made() == 0  # refused at the door: no project was read

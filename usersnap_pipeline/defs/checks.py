@@ -21,6 +21,12 @@ def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *
     def projects_of(store) -> list[str]:
         return list(configured_projects) or store.raw_project_ids()
 
+    def audit(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, query):
+        """Run a warehouse audit over the check's window and configured projects."""
+        start, end = check_window(context, partitions_def)
+        with warehouse.open() as store:
+            return query(store, projects_of(store), start, end)
+
     @dg.asset_check(asset="data_points", name="matches_usersnap",
                     description="Reconciliation: per project and day, data points (+ rejected items) equal "
                                 "Usersnap's filter-count for the same created_at window.")
@@ -49,25 +55,19 @@ def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *
     @dg.asset_check(asset="data_points", name="feedback_id_unique",
                     description="No feedback_id appears twice among the data points.")
     def feedback_id_unique(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        start, end = check_window(context, partitions_def)
-        with warehouse.open() as store:
-            duplicates = audits.duplicate_feedback_ids(store, projects_of(store), start, end)
+        duplicates = audit(context, warehouse, audits.duplicate_feedback_ids)
         return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
 
     @dg.asset_check(asset="data_points", name="required_columns_not_null",
                     description=f"{', '.join(audits.REQUIRED_COLUMNS)} are never null.")
     def required_columns_not_null(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        start, end = check_window(context, partitions_def)
-        with warehouse.open() as store:
-            nulls = audits.null_counts(store, projects_of(store), start, end)
+        nulls = audit(context, warehouse, audits.null_counts)
         return dg.AssetCheckResult(passed=not any(nulls.values()), metadata={f"null_{k}": v for k, v in nulls.items()})
 
     @dg.asset_check(asset="data_points", name="metadata_rows_have_their_data_point",
                     description="Every message, field, label and custom-data row belongs to an existing data point.")
     def metadata_rows_have_their_data_point(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        start, end = check_window(context, partitions_def)
-        with warehouse.open() as store:
-            orphans = audits.orphan_counts(store, projects_of(store), start, end)
+        orphans = audit(context, warehouse, audits.orphan_counts)
         return dg.AssetCheckResult(passed=not any(orphans.values()),
                                    metadata={f"orphans_in_{k}": v for k, v in orphans.items()})
 
@@ -75,9 +75,7 @@ def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *
                     description="Warns when items could not be normalized (they stay in raw_feedback and are "
                                 "listed in rejected_feedback with the reason).")
     def no_rejected_items(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        start, end = check_window(context, partitions_def)
-        with warehouse.open() as store:
-            reasons = audits.rejected_reasons(store, projects_of(store), start, end)
+        reasons = audit(context, warehouse, audits.rejected_reasons)
         return dg.AssetCheckResult(passed=not reasons, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"rejected": sum(reasons.values()),
                                              "reasons": dg.MetadataValue.json(reasons)})
