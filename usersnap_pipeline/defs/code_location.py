@@ -38,6 +38,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assignees_job = dg.define_asset_job(ASSIGNEES_JOB, selection=[assignees],
                                         description="Refresh the assignees table.")
     return dg.Definitions(
+        # The import is I/O-bound and its steps run one after the other: a process per step would
+        # only add start-up time (seconds per step on a small machine), so steps run in the run's process.
+        executor=dg.in_process_executor,
         assets=[raw_feedback, normalized, assignees],
         asset_checks=checks,
         jobs=[import_job, assignees_job],

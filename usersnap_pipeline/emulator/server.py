@@ -28,6 +28,7 @@ DEFAULT_PORT = 8765
 DEFAULT_JWT_ID = "demo-jwt-id"
 DEFAULT_JWT_SECRET = "demo-jwt-secret-for-the-emulator-only"
 PREFIX = "/v0.1"
+STATS_PATH = "/_emulator/stats"
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/projects$"), "projects"),
@@ -254,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        if self.path == STATS_PATH:  # outside the API: for benchmarks run against a separate process
+            self._send(200, {"requests": emulator.requests_made(), "faults": dict(emulator.faults.injected)})
+            return
         decision = emulator.faults.decide()
         if decision.latency:
             time.sleep(decision.latency)

@@ -254,7 +254,11 @@ def _copy_field(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
-    return str(value).translate(_COPY_ESCAPES)
+    text = str(value)
+    # Most values need no escaping; checking is several times cheaper than translating.
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def _copy_line(row: tuple) -> str:

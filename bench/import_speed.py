@@ -1,0 +1,205 @@
+"""Import speed and memory: the pipeline against a raw crawl and dlt, in one run, on one emulator.
+
+For each size N and added latency, an emulator process serves N items over 4 projects and 180 days;
+then, each as its own process, from empty tables:
+  raw        bench/raw_crawl.py: plain requests loop over the filter endpoint, limit 100, discards items
+  pipeline   the README's CLI backfill (`dagster asset materialize --partition-range`), one run,
+             into PostgreSQL and into SQLite
+  dlt        bench/peer_dlt.py: dlt's rest_api source into the same PostgreSQL
+Reports wall time, items/s, peak RSS, API requests and the ratios; writes bench/results/import_speed.json.
+
+    python bench/import_speed.py                      # N = 20,000 and 200,000; 0 and 100 ms latency
+    python bench/import_speed.py --items 20000 --latency-ms 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "import_speed.json"
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+SELECTION = ("raw_feedback,data_points,data_point_messages,data_point_fields,data_point_labels,"
+             "data_point_custom_data,rejected_feedback")
+DAYS, PROJECTS = 180, 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def emulator_requests(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/stats", timeout=10) as answer:
+        return json.load(answer)["requests"]
+
+
+def run(name: str, command: list[str], env: dict, port: int, workdir: Path) -> dict:
+    """Run one contender as a child process; wall time, peak RSS (the largest process of its tree)."""
+    out = workdir / f"{name}.out"
+    before = emulator_requests(port)
+    started = time.perf_counter()
+    with open(out, "w") as sink:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{name} failed ({process.returncode}); see {out}:\n{out.read_text()[-3000:]}")
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "requests": emulator_requests(port) - before, "output": out.read_text()[-400:]}
+
+
+def fresh_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def count_rows(url: str, table: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+    engine.dispose()
+    return n
+
+
+def measure(items: int, latency_ms: float, concurrency: int, work: Path) -> dict:
+    port = free_port()
+    emulator = subprocess.Popen([sys.executable, "-m", "usersnap_pipeline.cli", "emulator", "--port", str(port),
+                                 "--items", str(items), "--projects", str(PROJECTS), "--days", str(DAYS),
+                                 "--latency-ms", str(latency_ms), "--seed", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    results: dict = {"items": items, "latency_ms": latency_ms, "concurrency": concurrency}
+    databases: list[str] = []
+    try:
+        for line in emulator.stdout:
+            if line.startswith("export USERSNAP_PROJECT_IDS"):
+                break
+        url = f"http://127.0.0.1:{port}/v0.1"
+        today = datetime.now(timezone.utc).date()
+        first = today - timedelta(days=DAYS + 1)
+        window = ["--url", url, "--start", first.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
+        base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        results["raw"] = run("raw", [sys.executable, str(ROOT / "bench" / "raw_crawl.py"), *window], base_env,
+                             port, work)
+
+        for target in ("postgres", "sqlite"):
+            home = work / f"home_{target}_{items}_{latency_ms:g}"
+            home.mkdir()
+            instance_env = {}
+            if target == "postgres":
+                # As deployed: Dagster's own storage on dagster-postgres (deploy/dagster.yaml), the
+                # warehouse in a separate database.
+                shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+                databases.append(fresh_database("bench_dagster"))
+                instance_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
+                                "DAGSTER_PG_USERNAME": "postgres", "DAGSTER_PG_PASSWORD": "",
+                                "DAGSTER_PG_DB": databases[-1]}
+                databases.append(fresh_database("bench_pipeline"))
+                warehouse = f"postgresql://postgres@127.0.0.1:5432/{databases[-1]}"
+            else:  # the embedded default: Dagster's SQLite storage, SQLite warehouse
+                (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+                warehouse = f"sqlite:///{work / f'warehouse_{items}_{latency_ms:g}.sqlite'}"
+            env = {**base_env, **instance_env, "DAGSTER_HOME": str(home), "USERSNAP_API_URL": url,
+                   "USERSNAP_JWT_ID": "demo-jwt-id", "USERSNAP_JWT_SECRET": "demo-jwt-secret-for-the-emulator-only",
+                   "USERSNAP_IMPORT_HISTORY_START": first.isoformat(), "USERSNAP_WAREHOUSE_URL": warehouse,
+                   "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
+            command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "usersnap_pipeline.definitions",
+                       "--select", SELECTION, "--partition-range", f"{first.isoformat()}...{today.isoformat()}"]
+            result = run(f"pipeline_{target}", command, env, port, work)
+            result["data_points"] = count_rows(warehouse.replace("postgresql://", "postgresql+psycopg2://"),
+                                               "data_points")
+            results[f"pipeline_{target}"] = result
+
+        databases.append(fresh_database("bench_dlt"))
+        dlt_url = f"postgresql://postgres:unused@127.0.0.1:5432/{databases[-1]}"
+        result = run("dlt", [sys.executable, str(ROOT / "bench" / "peer_dlt.py"), *window, "--postgres", dlt_url],
+                     base_env, port, work)
+        result["data_points"] = count_rows(dlt_url.replace("postgresql://", "postgresql+psycopg2://"),
+                                           "usersnap.feedback")
+        results["dlt"] = result
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+        for name in databases:
+            drop_database(name)
+    for name in ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt"):
+        entry = results[name]
+        entry["items_per_s"] = round(items / entry["wall_s"])
+        entry.pop("output", None)
+    raw, pg, dlt = results["raw"]["wall_s"], results["pipeline_postgres"]["wall_s"], results["dlt"]["wall_s"]
+    results["ratios"] = {"pipeline_pg_vs_raw_wall": round(pg / raw, 2),
+                         "dlt_vs_pipeline_pg_wall": round(dlt / pg, 2),
+                         "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2)}
+    return results
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| N | latency | contender | wall s | items/s | peak RSS MB | API requests | rows |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        for name in ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt"):
+            e = r[name]
+            lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {name} | {e['wall_s']} | {e['items_per_s']:,} | "
+                         f"{e['peak_rss_mb']} | {e['requests']:,} | {e.get('data_points', '')} |")
+    lines += ["", "| N | latency | pipeline(PG) / raw wall | dlt / pipeline(PG) wall | pipeline items/s ÷ raw |",
+              "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        q = r["ratios"]
+        lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
+                     f"{q['dlt_vs_pipeline_pg_wall']} | {q['pipeline_pg_vs_raw_items_per_s']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, nargs="+", default=[20_000, 200_000])
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100])
+    parser.add_argument("--concurrency", type=int, default=4, help="pipeline fetch concurrency without latency")
+    parser.add_argument("--latency-concurrency", type=int, default=16, help="pipeline fetch concurrency with latency")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="import-speed-"))
+    rows = []
+    try:
+        for items in args.items:
+            for latency in args.latency_ms:
+                concurrency = args.latency_concurrency if latency else args.concurrency
+                rows.append(measure(items, latency, concurrency, work))
+                print(table(rows[-1:]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = {"machine": f"{os.cpu_count()} cores", "projects": PROJECTS, "days": DAYS,
+              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": rows}
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print("\n" + table(rows))
+
+
+if __name__ == "__main__":
+    main()
