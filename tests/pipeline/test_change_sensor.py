@@ -14,6 +14,8 @@ from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import parse_time
 from usersnap_pipeline.warehouse import schema
 
+pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
+
 HISTORY = timedelta(days=120)
 
 

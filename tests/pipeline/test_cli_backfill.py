@@ -22,6 +22,8 @@ from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.warehouse import Warehouse, schema
 
+pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
+
 ROOT = Path(__file__).resolve().parents[2]
 SELECTION = "raw_feedback,data_points,data_point_messages,data_point_fields,data_point_labels," \
             "data_point_custom_data,rejected_feedback"

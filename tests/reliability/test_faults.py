@@ -15,6 +15,8 @@ from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
 
+pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
+
 TAGS = range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat())
 
 
