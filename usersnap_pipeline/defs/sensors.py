@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import dagster as dg
 
-from ..steps.changes import ChangeCursor, RunPlan, Watermark, newest_mark, plan_runs, scan_for_changes
+from ..steps.changes import ChangeCursor, RunPlan, detect_changes, plan_runs
 from ..steps.projects import resolve_projects
 from ..usersnap import UsersnapClient, api_timestamp
 from .partitions import range_tags
@@ -36,7 +36,6 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
         if credentials is None:
             return dg.SkipReason(DISCONNECTED)
         cursor = ChangeCursor.from_json(context.cursor)
-        new_projects, changed = [], {}
         # A tick must end well within Dagster's tick timeout; a failed tick simply runs again next interval.
         with UsersnapClient(api_url, *credentials, max_attempts=3, backoff_max=5.0) as client, \
                 warehouse.open() as store:
@@ -46,19 +45,7 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
                 if cursor.visible_projects_due(now):
                     cursor.visible, cursor.visible_at = resolve_projects(client, ()), api_timestamp(now)
                 projects = list(cursor.visible)
-            for project_id in projects:
-                mark = cursor.projects.get(project_id)
-                if mark is None and not store.has_partitions(project_id):
-                    cursor.projects[project_id] = newest_mark(client.iter_feedback_pages(project_id, limit=1))
-                    new_projects.append(project_id)
-                    continue
-                if mark is None:  # imported before the sensor ran: continue from what the warehouse holds
-                    newest = store.newest_update(project_id)
-                    mark = Watermark(api_timestamp(newest) if newest else None)
-                changes, cursor.projects[project_id] = scan_for_changes(
-                    client.iter_feedback_pages(project_id, limit=100), mark)
-                if changes:
-                    changed[project_id] = {change.created_day for change in changes}
+            changed, new_projects = detect_changes(client, store, projects, cursor)
             requests_made = client.stats.snapshot()["requests"]
 
         keys = partitions_def.get_partition_keys()

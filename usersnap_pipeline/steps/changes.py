@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ..transform.normalize import parse_timestamp
-from ..usersnap import Page
+from ..usersnap import Page, UsersnapClient, api_timestamp
+from ..warehouse import Warehouse
 
 DEFAULT_OVERLAP = timedelta(minutes=5)
 PROJECT_LIST_REFRESH = timedelta(hours=1)
@@ -156,3 +157,28 @@ def plan_runs(changed: dict[str, set[date]], *, first_partition: date, last_part
 
 def changed_partitions(changes: Sequence[Change]) -> set[date]:
     return {change.created_day for change in changes}
+
+
+def detect_changes(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str],
+                   cursor: ChangeCursor) -> tuple[dict[str, set[date]], list[str]]:
+    """Scan each project from its mark in ``cursor`` (updated in place).
+
+    Returns the changed days per project, and the projects never imported (their mark starts at
+    their newest item; their whole history is for the caller to import).
+    """
+    changed: dict[str, set[date]] = {}
+    new_projects: list[str] = []
+    for project_id in project_ids:
+        mark = cursor.projects.get(project_id)
+        if mark is None and not warehouse.has_partitions(project_id):
+            cursor.projects[project_id] = newest_mark(client.iter_feedback_pages(project_id, limit=1))
+            new_projects.append(project_id)
+            continue
+        if mark is None:  # imported before the sensor ran: continue from what the warehouse holds
+            newest = warehouse.newest_update(project_id)
+            mark = Watermark(api_timestamp(newest) if newest else None)
+        changes, cursor.projects[project_id] = scan_for_changes(client.iter_feedback_pages(project_id, limit=100),
+                                                                mark)
+        if changes:
+            changed[project_id] = changed_partitions(changes)
+    return changed, new_projects
