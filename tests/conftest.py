@@ -13,6 +13,13 @@ from usersnap_pipeline.usersnap import UsersnapClient
 ANCHOR = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
 
 
+def utc(value):
+    """A timestamp from the warehouse or the API as aware UTC (SQLite reads back naive)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 @pytest.fixture
 def emulator():
     with Emulator(generate(seed=7, items=2000, projects=2, days=60, end=ANCHOR), seed=7) as api:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .usersnap import DEFAULT_API_URL, UsersnapConfigError
-from .usersnap.client import validate_api_url
+from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

@@ -8,10 +8,11 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from tests.conftest import ANCHOR
+from tests.conftest import utc as _utc
 from tests.pipeline.conftest import Pipeline
 from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import parse_time
+from usersnap_pipeline.usersnap import UsersnapUnavailableError
 from usersnap_pipeline.warehouse import schema
 
 pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
@@ -118,11 +119,6 @@ def test_with_live_edits_on_the_warehouse_converges_to_usersnap(live_pipeline, l
         {fid: (i["status_type"], i.get("priority"), parse_time(i["updated_at"])) for fid, i in truth.items()}
 
 
-def _utc(value):
-    from datetime import timezone
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def test_a_failing_tick_loses_nothing(live_pipeline, live_emulator):
     store = live_emulator.store
     with dg.instance_for_test() as instance:
@@ -131,7 +127,7 @@ def test_a_failing_tick_loses_nothing(live_pipeline, live_emulator):
         item = store.items()[5]
         store.edit(item["feedback_id"], {"status_type": "done"})
         live_emulator.faults.configure(error_rate=1.0)
-        with pytest.raises(Exception):
+        with pytest.raises(UsersnapUnavailableError):
             live_pipeline.tick(instance)
         assert live_pipeline.sensor_cursor == before  # the daemon keeps the cursor of the last good tick
         live_emulator.faults.configure(error_rate=0.0)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from tests.conftest import ANCHOR
+from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.warehouse import schema
-
-
-def _utc(value):
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _by_id(warehouse, table):

@@ -38,7 +38,7 @@ def build_raw_feedback_asset(partitions_def: dg.PartitionsDefinition, configured
             projects = select_projects(resolve_projects(client, configured_projects), config.project_ids)
             context.log.info(f"importing {start}..{end} (exclusive) for {len(projects)} project(s)")
             report = fetch_raw_window(client, store, projects, start, end, concurrency=usersnap.concurrency)
-            api = {**report.api, "requests": client.stats.snapshot()["requests"]}
+            api = client.stats.snapshot()  # the run's own client: everything it cost, the project check included
         return dg.MaterializeResult(metadata={
             "dagster/row_count": report.items,
             "window": f"{start} .. {end} (exclusive)",

@@ -119,8 +119,7 @@ class FeedbackStore:
     # -- reading ------------------------------------------------------------------------------
 
     def project_for(self, key: str, *, by_api_key: bool = False) -> str | None:
-        pid = self.api_keys.get(key) if by_api_key else (key if key in self.projects else None)
-        return pid
+        return self.api_keys.get(key) if by_api_key else (key if key in self.projects else None)
 
     def list_projects(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -329,13 +328,6 @@ class FeedbackStore:
             bisect.insort(self._by_created[project_id], (stamp, key))
             bisect.insort(self._by_updated[project_id], (stamp, key))
             return key
-
-    def delete_item(self, feedback_id: str) -> None:
-        with self._lock:
-            self._items.pop(feedback_id)
-            pid, created, updated = self._meta.pop(feedback_id)
-            for index, stamp in ((self._by_created[pid], created), (self._by_updated[pid], updated)):
-                del index[bisect.bisect_left(index, (stamp, feedback_id))]
 
     def _latest_created(self, project_id: str) -> str:
         index = self._by_created[project_id]

@@ -28,7 +28,6 @@ class FetchReport:
     items_per_project: Counter = field(default_factory=Counter)
     items_per_day: Counter = field(default_factory=Counter)
     days: int = 0
-    api: dict[str, int] = field(default_factory=dict)
 
     @property
     def items(self) -> int:
@@ -38,7 +37,6 @@ class FetchReport:
 def fetch_raw_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str],
                      start: date, end: date, *, concurrency: int = 4) -> FetchReport:
     units = [(project_id, day) for day in days_between(start, end) for project_id in project_ids]
-    before = client.stats.snapshot()
     report = FetchReport(days=len(set(day for _, day in units)))
 
     def fetch_unit(unit: tuple[str, date]) -> tuple[str, date, int]:
@@ -67,6 +65,4 @@ def fetch_raw_window(client: UsersnapClient, warehouse: Warehouse, project_ids: 
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
             raise failed.exception()
-    after = client.stats.snapshot()
-    report.api = {name: after[name] - before[name] for name in after}
     return report

@@ -146,7 +146,7 @@ def normalize_item(item: Any, *, project_id: str, partition_date: date) -> Norma
         if kind == "text" and title is None and TITLE_LABEL.match(label):
             title = text_value
 
-    texts = [m.text for m, f in zip(messages, fields) if f.field_type == "text"]
+    texts = [m.text for m, f in zip(messages, fields, strict=True) if f.field_type == "text"]
     if title is None and texts:
         title = texts[0].split("\n", 1)[0][:TITLE_LENGTH]
     client = item.get("client") if isinstance(item.get("client"), dict) else {}

@@ -12,6 +12,7 @@ from .client import (
     UsersnapClient,
     api_timestamp,
     created_at_window,
+    validate_api_url,
 )
 from .errors import (
     UsersnapAuthError,
@@ -25,7 +26,7 @@ from .errors import (
 )
 
 __all__ = [
-    "DEFAULT_API_URL", "MAX_PAGE_SIZE", "ClientStats", "Page", "UsersnapClient", "api_timestamp", "created_at_window",
+    "DEFAULT_API_URL", "MAX_PAGE_SIZE", "ClientStats", "Page", "UsersnapClient", "api_timestamp", "created_at_window", "validate_api_url",
     "UsersnapAuthError", "UsersnapConfigError", "UsersnapError", "UsersnapForbiddenError",
     "UsersnapNotFoundError", "UsersnapProtocolError", "UsersnapRequestError", "UsersnapUnavailableError",
 ]

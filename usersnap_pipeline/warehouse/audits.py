@@ -4,12 +4,12 @@ the schema, never from data; every value is a bound parameter."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from . import schema
-from .store import Warehouse
+from .store import Warehouse, read_timestamp
 
 CHILD_TABLES = (schema.data_point_messages, schema.data_point_fields, schema.data_point_labels,
                 schema.data_point_custom_data)
@@ -42,13 +42,8 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
 
 def earliest_fetch(warehouse: Warehouse, project_id: str, start: date, end: date) -> datetime | None:
     state = schema.partition_state
-    value = warehouse.fetch(sa.select(sa.func.min(state.c.raw_version))
-                            .where(*_in_window(state, [project_id], start, end)))[0][0]
-    if isinstance(value, str):  # SQLite returns the stored text for an aggregate
-        value = datetime.fromisoformat(value)
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return read_timestamp(warehouse.fetch(sa.select(sa.func.min(state.c.raw_version))
+                                          .where(*_in_window(state, [project_id], start, end)))[0][0])
 
 
 def duplicate_feedback_ids(warehouse: Warehouse, project_ids: Sequence[str], start: date, end: date) -> int:

@@ -7,6 +7,7 @@ PostgreSQL is loaded with COPY; SQLite with executemany inside the transaction.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
@@ -131,7 +132,7 @@ class Warehouse:
     def partition_version(self, project_id: str, day: date, layer: str = "raw") -> datetime | None:
         state = schema.partition_state
         rows = self.fetch(sa.select(state.c[f"{layer}_version"]).where(*_state_key(project_id, day)))
-        return _as_utc(rows[0][0]) if rows and rows[0][0] is not None else None
+        return read_timestamp(rows[0][0]) if rows else None
 
     def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         columns = list(table.columns.keys())
@@ -151,7 +152,7 @@ class Warehouse:
             cursor.close()
 
     def _writing(self):
-        return _SQLITE_LOCK if self.dialect == "sqlite" else _NoLock()
+        return _SQLITE_LOCK if self.dialect == "sqlite" else contextlib.nullcontext()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -175,10 +176,8 @@ class Warehouse:
     def newest_update(self, project_id: str) -> datetime | None:
         """The newest ``updated_at`` among the project's imported items."""
         table = schema.raw_feedback
-        value = self.fetch(sa.select(sa.func.max(table.c.updated_at)).where(table.c.project_id == project_id))[0][0]
-        if isinstance(value, str):  # SQLite returns the stored text for an aggregate
-            value = datetime.fromisoformat(value)
-        return _as_utc(value) if value is not None else None
+        return read_timestamp(self.fetch(sa.select(sa.func.max(table.c.updated_at))
+                                         .where(table.c.project_id == project_id))[0][0])
 
     def fetch(self, query: sa.Executable, params: dict[str, Any] | None = None) -> list[sa.Row]:
         def read() -> list[sa.Row]:
@@ -211,16 +210,13 @@ def _insert_state_if_missing(dialect: str, project_id: str, day: date):
     return insert(schema.partition_state).values(project_id=project_id, partition_date=day).on_conflict_do_nothing()
 
 
-def _as_utc(value: datetime) -> datetime:
+def read_timestamp(value: datetime | str | None) -> datetime | None:
+    """A timestamp column as read back, made aware UTC: SQLite gives naive values, and text for aggregates."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
