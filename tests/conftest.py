@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,47 @@ def _reset_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
+
+
+# -- headless Chromium: Debian's chromium + chromium-driver, driven by Selenium ------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium. Without it the browser tests are skipped with a message, except under
+    CI, where they fail: `.ci/run` installs it."""
+    import os
+    import shutil
+
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    if missing:
+        message = f"{', '.join(missing)} not found (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": CI must run the browser tests")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1400,1800", "--disable-background-networking", "--no-first-run"):
+        options.add_argument(argument)
+    # The driver path is given, so Selenium never tries to download one.
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def save_screenshot(driver, name: str) -> Path:
+    """A full-window screenshot kept as a test artifact (test-artifacts/screenshots/<name>.png)."""
+    path = ARTIFACTS / "screenshots" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(path)), f"could not save {path}"
+    return path

@@ -1,4 +1,4 @@
-"""``usersnap-pipeline``: the emulator, the demo and (later) the report, from one command."""
+"""``usersnap-pipeline``: the emulator, the demo and the themes report, from one command."""
 
 from __future__ import annotations
 
@@ -50,11 +50,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from .defs.code_location import IMPORT_JOB, build_definitions
+    from .defs.code_location import IMPORT_JOB, THEMES_JOB, build_definitions
     from .defs.partitions import range_tags
     from .emulator import Emulator, generate
     from .settings import load_settings
     from .warehouse import Warehouse
+    from .steps.themes import REPORT_FILE
     from .warehouse.queries import format_summary, summarize
 
     jwt_id, jwt_secret = _credentials(args)
@@ -82,23 +83,54 @@ def run_demo(args: argparse.Namespace) -> int:
         settings = load_settings()
         defs = build_definitions(settings)
         print(f"Importing {first_day} .. {today} in one Dagster run (instance: {dagster_home})...", flush=True)
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         with dg.DagsterInstance.get() as instance:
             result = defs.resolve_job_def(IMPORT_JOB).execute_in_process(
                 instance=instance, tags=range_tags(first_day.isoformat(), today.isoformat()),
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                raise_on_error=False)
-        if not result.success:
-            print(f"The import run {result.run_id} failed; see `dagster dev` → Runs for its logs.", file=sys.stderr)
+                run_config=quiet, raise_on_error=False)
+            if not result.success:
+                print(f"The import run {result.run_id} failed; see `dagster dev` → Runs for its logs.",
+                      file=sys.stderr)
+                return 1
+            print("Finding themes and trends in one more run...", flush=True)
+            themes = defs.resolve_job_def(THEMES_JOB).execute_in_process(
+                instance=instance, run_config=quiet, raise_on_error=False)
+        if not themes.success:
+            print(f"The themes run {themes.run_id} failed; see `dagster dev` → Runs for its logs.", file=sys.stderr)
             return 1
         warehouse = Warehouse(settings.warehouse_url)
         try:
             names = {p["project_id"]: p["name"] for p in dataset.projects}
             print(f"\nRun {result.run_id} succeeded. Warehouse: {_where(settings.warehouse_url)}\n")
             print(format_summary(summarize(warehouse), names))
+            print(f"\nThemes report: {(settings.report_dir / REPORT_FILE).resolve()}")
         finally:
             warehouse.dispose()
     print(f"\nThe run is recorded in the Dagster instance at {dagster_home}; README → 'Dagster UI' shows how to "
           "browse it and keep the import running on a schedule.")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Render the themes report (HTML + trends chart) from the warehouse."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from .settings import DEFAULT_REPORT_DIR, default_warehouse_url
+    from .steps.themes import write_report
+    from .warehouse import Warehouse
+
+    url = args.warehouse_url or os.environ.get("USERSNAP_WAREHOUSE_URL") or default_warehouse_url()
+    out = Path(args.out or os.environ.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR)
+    warehouse = Warehouse(url)
+    try:
+        warehouse.ensure_schema()
+        report = write_report(warehouse, out, now=datetime.now(timezone.utc),
+                              note="Materialize the `themes` asset (it needs at least 200 data points with text).")
+    finally:
+        warehouse.dispose()
+    print(f"{len(report.themes)} themes, {len(report.trends)} trend rows from {_where(url)}")
+    print(f"Report: {report.html_path.resolve()}\nChart:  {report.chart_path.resolve()}")
     return 0
 
 
@@ -137,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--jwt-id", help=argparse.SUPPRESS)
     demo.add_argument("--jwt-secret", help=argparse.SUPPRESS)
     demo.set_defaults(func=run_demo)
+
+    report = commands.add_parser("report", help="render the themes report (HTML + trends chart) from the warehouse")
+    report.add_argument("--warehouse-url", help="default: $USERSNAP_WAREHOUSE_URL, else the embedded SQLite file")
+    report.add_argument("--out", help="folder for themes.html and theme_trends.png (default: $USERSNAP_REPORT_DIR, "
+                                      "else data/reports)")
+    report.set_defaults(func=run_report)
     return parser
 
 

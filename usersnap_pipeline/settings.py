@@ -17,6 +17,7 @@ from pathlib import Path
 from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
+DEFAULT_REPORT_DIR = Path("data") / "reports"
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -32,6 +33,7 @@ class Settings:
     warehouse_url: str
     sensor_interval_seconds: int = 60
     fetch_concurrency: int = 4
+    report_dir: Path = DEFAULT_REPORT_DIR
 
 
 def default_warehouse_url() -> str:
@@ -77,6 +79,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_url=warehouse_url,
         sensor_interval_seconds=_positive_int(env, "USERSNAP_SENSOR_INTERVAL_SECONDS", 60),
         fetch_concurrency=_positive_int(env, "USERSNAP_FETCH_CONCURRENCY", 4),
+        report_dir=Path(env.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import ANCHOR
 from usersnap_pipeline.defs.code_location import build_definitions
 from usersnap_pipeline.defs.sensors import CHANGE_SENSOR
+from usersnap_pipeline.defs.themes import THEME_ASSETS, THEMES_JOB
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.settings import Settings
@@ -39,9 +41,9 @@ class Pipeline:
     """The code location built for one test, and a way to run its import job over a day range."""
 
     def __init__(self, api_url: str, warehouse_url: str, project_ids: tuple[str, ...] = (),
-                 first_day: date = FIRST_DAY):
+                 first_day: date = FIRST_DAY, report_dir: Path = Path("test-artifacts") / "reports"):
         self.settings = Settings(api_url=api_url, project_ids=project_ids, import_history_start=first_day,
-                                 warehouse_url=warehouse_url, fetch_concurrency=3)
+                                 warehouse_url=warehouse_url, fetch_concurrency=3, report_dir=report_dir)
         self.defs = build_definitions(self.settings)
         self.warehouse = Warehouse(warehouse_url)
         self.sensor_cursor: str | None = None
@@ -76,6 +78,12 @@ class Pipeline:
             fetch_raw_window(client, self.warehouse, projects, first, end)
         normalize_window(self.warehouse, projects, first, end)
 
+    def themes(self, instance: dg.DagsterInstance, assets: tuple[str, ...] = THEME_ASSETS,
+               run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+        """Run the themes job over ``assets``, as its schedules do."""
+        return self.defs.resolve_job_def(THEMES_JOB).execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(name) for name in assets], run_config=run_config)
+
     def tick(self, instance: dg.DagsterInstance):
         """One evaluation of the change sensor, keeping its cursor as the daemon would on success."""
         sensor = self.defs.resolve_sensor_def(CHANGE_SENSOR)
@@ -92,7 +100,7 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(pipeline_emulator, warehouse_url, credentials):
-    built = Pipeline(pipeline_emulator.base_url, warehouse_url)
+def pipeline(pipeline_emulator, warehouse_url, credentials, tmp_path):
+    built = Pipeline(pipeline_emulator.base_url, warehouse_url, report_dir=tmp_path / "reports")
     yield built
     built.warehouse.dispose()

@@ -14,6 +14,7 @@ from .resources import UsersnapResource, WarehouseResource
 from .schedules import build_recent_import_schedule
 from .sensors import build_change_sensor
 from .tables import build_normalized_assets
+from .themes import THEMES_JOB, build_theme_assets, build_theme_schedules
 
 IMPORT_JOB = "usersnap_import"
 
@@ -37,14 +38,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         else settings.warehouse_url
     assignees_job = dg.define_asset_job(ASSIGNEES_JOB, selection=[assignees],
                                         description="Refresh the assignees table.")
+    theme_assets = build_theme_assets(settings.report_dir)
+    themes_job = dg.define_asset_job(THEMES_JOB, selection=theme_assets,
+                                     description="Themes and trends: discovery, assignment, trends and the report.")
     return dg.Definitions(
         # The import is I/O-bound and its steps run one after the other: a process per step would
         # only add start-up time (seconds per step on a small machine), so steps run in the run's process.
         executor=dg.in_process_executor,
-        assets=[raw_feedback, normalized, assignees],
+        assets=[raw_feedback, normalized, assignees, *theme_assets],
         asset_checks=checks,
-        jobs=[import_job, assignees_job],
-        schedules=[build_recent_import_schedule(import_job, partitions_def), build_assignees_schedule(assignees_job)],
+        jobs=[import_job, assignees_job, themes_job],
+        schedules=[build_recent_import_schedule(import_job, partitions_def), build_assignees_schedule(assignees_job),
+                   *build_theme_schedules(themes_job)],
         sensors=[build_change_sensor(import_job, partitions_def, api_url=settings.api_url,
                                      configured_projects=settings.project_ids,
                                      interval_seconds=settings.sensor_interval_seconds)],

@@ -129,6 +129,14 @@ BROWSERS = [("Firefox", "103.0", "Macintosh", "Firefox 103 (macOS Catalina)"),
 PLACES = [("Linz", "Austria"), ("Vienna", "Austria"), ("Berlin", "Germany"), ("Paris", "France"),
           ("São Paulo", "Brazil"), ("Tokyo", "Japan"), ("Austin", "United States"), (None, None)]
 FORMS = ["bug_report", "five_star", "nps", "thumbs"]
+# How often each topic comes up at the start and at the end of the window (others stay at 1), so
+# trends have something real to find: dark mode requests grow, billing complaints fade.
+TOPIC_DRIFT = {"dark_mode": (0.3, 3.0), "billing": (2.0, 0.3)}
+
+
+def topic_weights(progress: float) -> list[float]:
+    """Relative frequency of each topic (in TOPICS order) at ``progress`` (0..1) through the window."""
+    return [start + (end - start) * progress for start, end in (TOPIC_DRIFT.get(t, (1.0, 1.0)) for t in TOPICS)]
 
 
 def fmt_time(moment: datetime) -> str:
@@ -343,7 +351,8 @@ def generate(*, seed: int = 1, items: int = 1000, projects: int = 2, days: int =
     for moment in created:
         index = rng.randrange(projects)
         numbers[index] += 1
-        item, topic, scale = factories[index].make(moment, numbers[index], latest=end)
+        topic = rng.choices(list(TOPICS), weights=topic_weights((moment - start) / (end - start)))[0]
+        item, topic, scale = factories[index].make(moment, numbers[index], topic=topic, latest=end)
         all_items.append(item)
         topics[item["feedback_id"]] = topic
         if scale:

@@ -125,6 +125,66 @@ partition_state = sa.Table(
             "the same partition, the newest fetch wins whatever order they commit in.",
 )
 
+# -- themes: built from data_points by the themes assets, never from the API -----------------------
+
+theme_model = sa.Table(
+    "theme_model", metadata,
+    sa.Column("model_version", sa.Text, primary_key=True),
+    sa.Column("discovered_at", TIMESTAMP, nullable=False),
+    sa.Column("data_points", sa.Integer, nullable=False),
+    sa.Column("model_json", sa.Text, nullable=False),
+    comment="The current theme model (vocabulary, idf, one centroid per theme): new data points are "
+            "assigned with it until the next deliberate re-discovery. One row.",
+)
+
+themes = sa.Table(
+    "themes", metadata,
+    sa.Column("theme_id", sa.Text, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("keywords_json", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("quotes_json", sa.Text, nullable=False),
+    sa.Column("data_points", sa.Integer, nullable=False),
+    sa.Column("first_seen", TIMESTAMP),
+    sa.Column("last_seen", TIMESTAMP),
+    sa.Column("model_version", sa.Text, nullable=False),
+    comment="Themes found in the feedback: label, keywords, an extractive summary with quotes linking back "
+            "to Usersnap; size and first/last seen follow every assignment.",
+)
+
+data_point_themes = sa.Table(
+    "data_point_themes", metadata,
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("theme_id", sa.Text, primary_key=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    comment="Each data point's theme(s): rank 1 is the best; more only when nearly as close.",
+)
+
+theme_assignment_state = sa.Table(
+    "theme_assignment_state", metadata,
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("data_point_updated_at", TIMESTAMP),
+    sa.Column("assigned_at", TIMESTAMP, nullable=False),
+    comment="Which data points were assigned, by which model, as of which edit: what makes assignment incremental.",
+)
+
+theme_trends = sa.Table(
+    "theme_trends", metadata,
+    sa.Column("theme_id", sa.Text, primary_key=True),
+    sa.Column("granularity", sa.Text, primary_key=True),
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("data_points", sa.Integer, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("previous_data_points", sa.Integer, nullable=False),
+    sa.Column("change", sa.Integer, nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("direction", sa.Text, nullable=False),
+    comment="Data points per theme per day and week, share of all feedback, change vs the previous period, "
+            "rising/falling flags on complete periods.",
+)
+
 ROW_TYPES: dict[sa.Table, type] = {
     raw_feedback: RawFeedback,
     data_points: DataPoint,

@@ -100,6 +100,23 @@ class Warehouse:
                     self._bulk_insert(conn, table, rows)
         self._retrying(f"write {table.name} of {project_id}", replace)
 
+    def replace_rows(self, rows: dict[sa.Table, Sequence[tuple]], *, feedback_ids: Iterable[str] = (),
+                     whole: Iterable[sa.Table] = ()) -> None:
+        """Replace rows of several unpartitioned tables in one transaction: every row of the tables
+        in ``whole``, only the rows of ``feedback_ids`` in the others."""
+        ids, whole = sorted(set(feedback_ids)), set(whole)
+
+        def replace() -> None:
+            with self._writing(), self.engine.begin() as conn:
+                for table, table_rows in rows.items():
+                    if table in whole:
+                        conn.execute(table.delete())
+                    for start in range(0, 0 if table in whole else len(ids), _IDS_PER_DELETE):
+                        conn.execute(table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE])))
+                    if table_rows:
+                        self._bulk_insert(conn, table, table_rows)
+        self._retrying(f"write {', '.join(table.name for table in rows)}", replace)
+
     def _retrying(self, what: str, action):
         """Run a whole transaction again when the connection was lost (a database restart, a network
         blip) or SQLite was busy. Safe: a transaction that failed left nothing, and every write is
@@ -190,6 +207,13 @@ class Warehouse:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield dict(row._mapping)
+
+    def fetch_by_ids(self, query: sa.Select, column: sa.ColumnElement, ids: Sequence[str]) -> list[sa.Row]:
+        """``query`` restricted to ``column IN ids``, in chunks a database accepts."""
+        rows: list[sa.Row] = []
+        for start in range(0, len(ids), _IDS_PER_DELETE):
+            rows.extend(self.fetch(query.where(column.in_(ids[start:start + _IDS_PER_DELETE]))))
+        return rows
 
 
 def _is_transient(exc: sa.exc.OperationalError) -> bool:

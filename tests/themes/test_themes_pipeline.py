@@ -1,0 +1,153 @@
+"""The themes assets through Dagster, on data imported from the emulator over HTTP, in a real
+warehouse: quality against the generator's topics, stable ids, incremental assignment, minimum
+volume, and the chart and report files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+import sqlalchemy as sa
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from tests.conftest import ANCHOR
+from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.defs.themes import ASSIGNMENT_ASSETS
+from usersnap_pipeline.warehouse import schema
+
+NMI_FLOOR, ARI_FLOOR = 0.8, 0.65  # measured 0.93 / 0.84 on this data; bench/themes_quality.py reports more
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
+    return {key: value.value for key, value in event.materialization.metadata.items()}
+
+
+def _best_themes(warehouse) -> dict[str, str]:
+    table = schema.data_point_themes
+    return {row.feedback_id: row.theme_id for row in warehouse.fetch(sa.select(table).where(table.c.rank == 1))}
+
+
+def _table(warehouse, table: sa.Table) -> list[tuple]:
+    return [tuple(row) for row in warehouse.fetch(sa.select(table).order_by(*table.primary_key.columns))]
+
+
+def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_emulator):
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        result = pipeline.themes(instance)
+    assert result.success
+
+    dp = schema.data_points.c
+    texts = {row.feedback_id: row.text for row in pipeline.warehouse.fetch(
+        sa.select(dp.feedback_id, dp.text).where(dp.is_demo == sa.false()))}
+    best = _best_themes(pipeline.warehouse)
+    with_text = sorted(fid for fid, text in texts.items() if text.strip())
+    assert len(with_text) >= 600
+    truth = [pipeline_emulator.store.topics[fid] for fid in with_text]
+    found = [best.get(fid, "unthemed") for fid in with_text]
+    assert normalized_mutual_info_score(truth, found) >= NMI_FLOOR
+    assert adjusted_rand_score(truth, found) >= ARI_FLOOR
+
+    demo_ids = {row[0] for row in pipeline.warehouse.fetch(sa.select(dp.feedback_id).where(dp.is_demo == sa.true()))}
+    assert demo_ids and not demo_ids & set(best), "demo items must not be themed"
+
+    themes = list(pipeline.warehouse.rows(schema.themes))
+    assert 3 <= len(themes) <= 12
+    assert sum(t["data_points"] for t in themes) == len(best)
+    for theme in themes:
+        quotes = json.loads(theme["quotes_json"])
+        assert theme["label"] and json.loads(theme["keywords_json"]) and quotes
+        assert all(q["source_url"].startswith("https://app.usersnap.com/l/feedback/") for q in quotes)
+        assert theme["first_seen"] is not None and theme["last_seen"] is not None
+    metadata = _metadata(result, "themes")
+    assert metadata["dagster/row_count"] == len(themes)
+    assert "| theme |" in metadata["top_themes"]
+
+
+def test_theme_ids_and_assignments_are_stable_between_runs(pipeline):
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        assert pipeline.themes(instance).success
+        first_themes = {t["theme_id"]: t["label"] for t in pipeline.warehouse.rows(schema.themes)}
+        first = _best_themes(pipeline.warehouse)
+        # A deliberate re-discovery on the same data finds the same themes under the same ids.
+        assert pipeline.themes(instance).success
+    assert {t["theme_id"]: t["label"] for t in pipeline.warehouse.rows(schema.themes)} == first_themes
+    assert _best_themes(pipeline.warehouse) == first
+
+
+def test_new_data_points_are_assigned_incrementally_to_the_existing_themes(pipeline, pipeline_emulator):
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        assert pipeline.themes(instance).success
+        model_before = _table(pipeline.warehouse, schema.theme_model)
+        assignments_before = _table(pipeline.warehouse, schema.data_point_themes)
+
+        new = [pipeline_emulator.store.submit_random() for _ in range(25)]
+        today = datetime.now(timezone.utc).date()
+        pipeline.seed(today, today)
+        result = pipeline.themes(instance, ASSIGNMENT_ASSETS)
+    assert result.success
+
+    new_feedback = {item["feedback_id"] for item in new if not item["is_demo"]}
+    metadata = _metadata(result, "data_point_themes")
+    assert metadata["assigned_now"] == len(new_feedback)
+    assert _table(pipeline.warehouse, schema.theme_model) == model_before, "assignment must not re-discover"
+    after = _table(pipeline.warehouse, schema.data_point_themes)
+    assert [row for row in after if row[0] not in new_feedback] == assignments_before
+    best = _best_themes(pipeline.warehouse)
+    themed_new = [fid for fid in new_feedback if fid in best]
+    assert len(themed_new) >= len(new_feedback) - 3  # a form without text has nothing to theme
+    topics = pipeline_emulator.store.topics
+    # New data points land in the theme the old data points of their topic mostly went to.
+    majority = {}
+    for fid, theme_id in best.items():
+        if fid not in new_feedback:
+            majority.setdefault(topics[fid], []).append(theme_id)
+    agree = sum(best[fid] == max(set(majority[topics[fid]]), key=majority[topics[fid]].count) for fid in themed_new)
+    assert agree >= 0.75 * len(themed_new)
+
+
+def test_too_little_feedback_gives_no_themes_and_says_so(pipeline):
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        result = pipeline.themes(instance, run_config={"ops": {"themes": {"config": {"min_data_points": 5000}}}})
+    assert result.success
+    status = _metadata(result, "themes")["status"]
+    assert "Not enough feedback" in status and "at least 5000" in status
+    assert "No themes yet" in _metadata(result, "data_point_themes")["status"]
+    assert not _table(pipeline.warehouse, schema.themes)
+    assert not _table(pipeline.warehouse, schema.data_point_themes)
+    report = (pipeline.settings.report_dir / "themes.html").read_text()
+    assert "No themes yet" in report
+
+
+def test_trends_chart_and_report_are_written_and_attached(pipeline):
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        result = pipeline.themes(instance)
+    metadata = _metadata(result, "theme_trends")
+    assert metadata["trends_chart"].startswith("![") and "data:image/png;base64," in metadata["trends_chart"]
+    assert "| theme |" in metadata["top_themes"]
+
+    chart = pipeline.settings.report_dir / "theme_trends.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+    report = pipeline.settings.report_dir / "themes.html"
+    assert metadata["report"] == str(report.resolve())
+    html = report.read_text()
+    for heading in ("<h1>Usersnap feedback themes</h1>", "<h2>Trends</h2>", "<h2>Themes</h2>"):
+        assert heading in html
+    themes = list(pipeline.warehouse.rows(schema.themes))
+    assert all(t["label"].replace("/", "&#x2F;") in html or t["label"] in html for t in themes)
+
+    trends = list(pipeline.warehouse.rows(schema.theme_trends))
+    days = {row["period_start"] for row in trends if row["granularity"] == "day"}
+    assert len(days) == (ANCHOR.date() - FIRST_DAY).days + 1
+    per_day = {}
+    for row in trends:
+        if row["granularity"] == "day":
+            per_day[row["period_start"]] = per_day.get(row["period_start"], 0) + row["share"]
+    assert all(0.9 <= total <= 1.0 + 1e-6 for total in per_day.values())  # unthemed data points make up the rest
+    assert metadata["dagster/row_count"] == len(trends)

@@ -1,0 +1,121 @@
+"""Themes and trends in the Dagster UI: discovery, incremental assignment, trends with a chart and
+a report. Discovery is deliberate (weekly, or by hand); the hourly run only assigns and recounts,
+so theme ids stay stable between runs."""
+
+
+import base64
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ..steps import themes as steps
+from ..themes import MIN_DATA_POINTS
+from ..themes.trends import movers
+from .metadata import markdown_preview
+from .resources import WarehouseResource
+
+THEMES_JOB = "usersnap_themes"
+THEME_ASSETS = ("themes", "data_point_themes", "theme_trends")
+ASSIGNMENT_ASSETS = ("data_point_themes", "theme_trends")
+TOP_THEMES = 10
+
+
+class DiscoveryConfig(dg.Config):
+    min_data_points: int = Field(default=MIN_DATA_POINTS, description="fewer data points with text: no themes")
+    seed: int = Field(default=0, description="fixes the sample and the factorization: same data, same themes")
+
+
+def _top_themes_table(themes: list) -> dg.MetadataValue:
+    rows = [{"theme": t.label, "data points": t.data_points, "keywords": ", ".join(t.keywords[:5]),
+             "theme_id": t.theme_id} for t in themes[:TOP_THEMES]]
+    return markdown_preview(rows, ("theme", "data points", "keywords", "theme_id"), width=80)
+
+
+def build_theme_assets(report_dir: Path):
+    @dg.asset(name="themes", deps=["data_points"], group_name="themes", kinds={"python", "scikitlearn", "sql"},
+              description="Discover the themes of all data points (demo items excluded): label, keywords, "
+                          "summary with quotes linking to Usersnap, size, first and last seen.")
+    def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.open() as store:
+            found = steps.discover(store, now=datetime.now(timezone.utc), seed=config.seed,
+                                   min_data_points=config.min_data_points)
+            current = steps.read_themes(store)
+        if found.model is None:
+            status = f"Not enough feedback for themes: {found.not_enough}."
+            status += f" Kept the {len(current)} themes found before." if current else ""
+            context.log.warning(status)
+            return dg.MaterializeResult(metadata={"status": status, "data_points": found.data_points,
+                                                  "dagster/row_count": len(current)})
+        return dg.MaterializeResult(metadata={
+            "status": f"{len(found.model.themes)} themes in {found.data_points} data points",
+            "dagster/row_count": len(found.model.themes),
+            "data_points": found.data_points,
+            "model_version": found.model.version,
+            "score_per_theme_count": dg.MetadataValue.json({str(k): v for k, v in found.scores.items()}),
+            "top_themes": _top_themes_table(current),
+        })
+
+    @dg.asset(name="data_point_themes", deps=["themes", "data_points"], group_name="themes", kinds={"python", "sql"},
+              description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
+                          "are (re)assigned.")
+    def data_point_themes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.open() as store:
+            report = steps.assign(store, now=datetime.now(timezone.utc))
+        if report.model_version is None:
+            status = "No themes yet: materialize `themes` (it needs enough feedback)."
+            context.log.warning(status)
+            return dg.MaterializeResult(metadata={"status": status, "dagster/row_count": 0})
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": report.rows,
+            "assigned_now": report.assigned,
+            "removed_now": report.removed,
+            "data_points": report.data_points,
+            "data_points_with_a_theme": report.themed,
+            "model_version": report.model_version,
+            "data_points_per_theme": dg.MetadataValue.json(report.per_theme),
+        })
+
+    @dg.asset(name="theme_trends", deps=["data_point_themes"], group_name="themes", kinds={"python", "sql"},
+              description="Data points per theme per day and week, share of feedback, change vs the previous "
+                          "period, rising and falling themes; renders the trends chart and the HTML report.")
+    def theme_trends(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        now = datetime.now(timezone.utc)
+        with warehouse.open() as store:
+            rows = steps.build_trends(store, as_of=now.date())
+            report = steps.write_report(store, report_dir, now=now)
+        labels = {t.theme_id: t.label for t in report.themes}
+        moving = {kind: [labels.get(t, t) for t in ids] for kind, ids in movers(rows).items()}
+        chart = base64.b64encode(report.chart_png).decode()
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": len(rows),
+            "rising_last_week": dg.MetadataValue.json(moving["rising"]),
+            "falling_last_week": dg.MetadataValue.json(moving["falling"]),
+            "trends_chart": dg.MetadataValue.md(f"![Weekly share of feedback per theme](data:image/png;base64,{chart})"),
+            "top_themes": _top_themes_table(report.themes),
+            "report": dg.MetadataValue.path(str(report.html_path.resolve())),
+        })
+
+    return [themes, data_point_themes, theme_trends]
+
+
+def build_theme_schedules(job) -> list[dg.ScheduleDefinition]:
+    @dg.schedule(name="usersnap_hourly_themes", cron_schedule="20 * * * *", execution_timezone="UTC", job=job,
+                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Assign new and edited data points to the existing themes and recount the trends; "
+                             "discovers themes first if there are none yet.")
+    def hourly_themes(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+        with warehouse.open() as store:
+            has_model = steps.load_model(store) is not None
+        selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
+        return dg.RunRequest(asset_selection=[dg.AssetKey(name) for name in selection])
+
+    @dg.schedule(name="usersnap_weekly_theme_discovery", cron_schedule="0 5 * * 1", execution_timezone="UTC",
+                 job=job, default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Re-discover the themes once a week (matching themes keep their ids), then reassign.")
+    def weekly_discovery(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest()
+
+    return [hourly_themes, weekly_discovery]
