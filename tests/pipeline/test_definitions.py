@@ -14,7 +14,8 @@ from usersnap_pipeline.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_ASSETS = {"raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
-                   "data_point_custom_data", "rejected_feedback", "assignees"}
+                   "data_point_custom_data", "rejected_feedback", "assignees", "themes", "data_point_themes",
+                   "theme_trends"}
 EXPECTED_CHECKS = {"matches_usersnap", "feedback_id_unique", "required_columns_not_null",
                    "metadata_rows_have_their_data_point", "no_rejected_items"}
 ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
@@ -37,6 +38,9 @@ def test_every_expected_definition_is_there():
     assert schedule.cron_schedule == "5 * * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_schedule_def("usersnap_daily_assignees").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_schedule_def("usersnap_hourly_themes").cron_schedule == "20 * * * *"
+    assert defs.resolve_schedule_def("usersnap_weekly_theme_discovery").cron_schedule == "0 5 * * 1"
+    assert defs.resolve_job_def("usersnap_themes")
     sensor = defs.resolve_sensor_def("usersnap_change_sensor")
     assert sensor.minimum_interval_seconds == 60 and sensor.default_status == dg.DefaultSensorStatus.RUNNING
     policy = defs.resolve_asset_graph().get(dg.AssetKey("data_points")).freshness_policy

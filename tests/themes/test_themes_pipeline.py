@@ -151,3 +151,34 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
             per_day[row["period_start"]] = per_day.get(row["period_start"], 0) + row["share"]
     assert all(0.9 <= total <= 1.0 + 1e-6 for total in per_day.values())  # unthemed data points make up the rest
     assert metadata["dagster/row_count"] == len(trends)
+
+
+def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsys):
+    from usersnap_pipeline.cli import main
+
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        assert pipeline.themes(instance).success
+    out = tmp_path / "cli-report"
+    url = pipeline.warehouse.url.render_as_string(hide_password=False)
+    assert main(["report", "--warehouse-url", url, "--out", str(out)]) == 0
+    themes = len(list(pipeline.warehouse.rows(schema.themes)))
+    assert f"{themes} themes" in capsys.readouterr().out
+    assert (out / "themes.html").read_text().count('<section class="theme"') == themes
+    assert (out / "theme_trends.png").stat().st_size > 10_000
+
+
+def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipeline):
+    schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_themes")
+    resources = {"warehouse": pipeline.defs.resources["warehouse"]}
+
+    def requested() -> set[str]:
+        with dg.build_schedule_context(resources=resources) as context:
+            [request] = schedule.evaluate_tick(context).run_requests
+        return {key.to_user_string() for key in request.asset_selection}
+
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    assert requested() == {"themes", "data_point_themes", "theme_trends"}
+    with dg.instance_for_test() as instance:
+        assert pipeline.themes(instance).success
+    assert requested() == {"data_point_themes", "theme_trends"}
