@@ -18,6 +18,8 @@ from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 DEFAULT_REPORT_DIR = Path("data") / "reports"
+DEFAULT_IMPORT_SCHEDULE_CRON = "5 * * * *"  # minute 5 of every hour, UTC
+_CRON = re.compile(r"^\S+(\s+\S+){4}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -34,6 +36,7 @@ class Settings:
     sensor_interval_seconds: int = 60
     fetch_concurrency: int = 4
     report_dir: Path = DEFAULT_REPORT_DIR
+    import_schedule_cron: str = DEFAULT_IMPORT_SCHEDULE_CRON
 
 
 def default_warehouse_url() -> str:
@@ -80,7 +83,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sensor_interval_seconds=_positive_int(env, "USERSNAP_SENSOR_INTERVAL_SECONDS", 60),
         fetch_concurrency=_positive_int(env, "USERSNAP_FETCH_CONCURRENCY", 4),
         report_dir=Path(env.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR),
+        import_schedule_cron=_cron(env, "USERSNAP_IMPORT_SCHEDULE_CRON", DEFAULT_IMPORT_SCHEDULE_CRON),
     )
+
+
+def _cron(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = " ".join((env.get(name) or "").split())
+    if not raw:
+        return default
+    if not _CRON.match(raw):
+        raise SettingsError(f"{name}={raw!r} is not a cron expression of 5 fields, e.g. {default!r}")
+    return raw
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

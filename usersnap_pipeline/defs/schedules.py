@@ -8,15 +8,16 @@ from .resources import DISCONNECTED, credentials_from_env
 RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
 
 
-def build_recent_import_schedule(job,
-                                 partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.ScheduleDefinition:
+def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
+                                 cron_schedule: str) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="usersnap_hourly_recent_import",
-        cron_schedule="5 * * * *",
+        cron_schedule=cron_schedule,
         execution_timezone="UTC",
         job=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Every hour, re-import the last {RECENT_DAYS} days (today included) in one run.",
+        description=f"Re-import the last {RECENT_DAYS} days (today included) in one run ({cron_schedule}, UTC; "
+                    "USERSNAP_IMPORT_SCHEDULE_CRON).",
     )
     def hourly_recent_import(context: dg.ScheduleEvaluationContext):
         if credentials_from_env() is None:
