@@ -10,7 +10,7 @@ import pytest
 
 from usersnap_pipeline.emulator.data import TOPICS
 from usersnap_pipeline.themes import MIN_DATA_POINTS, ThemeModel, discover_themes
-from usersnap_pipeline.themes.describe import keywords_of, label_of, representative_quotes
+from usersnap_pipeline.themes.describe import keywords_of, label_of, representative_quotes, summary_of
 from usersnap_pipeline.themes.discover import NotEnoughFeedback
 from usersnap_pipeline.themes.trends import movers, theme_trends
 
@@ -83,3 +83,11 @@ def test_rediscovery_with_more_data_keeps_the_ids_of_matching_themes():
     second, _ = discover_themes(texts, version="v2", previous=first)
     kept = {t.theme_id for t in second.themes} & {t.theme_id for t in first.themes}
     assert len(kept) >= 0.75 * min(len(first.themes), len(second.themes))
+
+
+def test_the_summary_is_one_paragraph_with_quotes_and_their_links():
+    quotes = representative_quotes([(0.9, "a", "Dark mode please", "https://app.usersnap.com/l/feedback/a"),
+                                    (0.8, "b", "Night theme", None)])
+    summary = summary_of(["dark mode", "theme"], 40, 0.125, quotes)
+    assert summary == ("40 data points (12% of feedback) about dark mode, theme. People say: “Dark mode please” "
+                       "(https://app.usersnap.com/l/feedback/a) “Night theme”")

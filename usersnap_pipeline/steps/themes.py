@@ -72,7 +72,7 @@ def discover(warehouse: Warehouse, *, now: datetime, seed: int = 0,
         quotes = representative_quotes(candidates[theme.theme_id])
         size = len(candidates[theme.theme_id])
         theme_rows.append((theme.theme_id, theme.label, json.dumps(list(theme.keywords)),
-                           summary_of(theme.label, theme.keywords, size, size / len(points), quotes),
+                           summary_of(theme.keywords, size, size / len(points), quotes),
                            json.dumps([q._asdict() for q in quotes], ensure_ascii=False), size,
                            min(seen[theme.theme_id], default=None), max(seen[theme.theme_id], default=None),
                            model.version))

@@ -72,10 +72,11 @@ def representative_quotes(candidates: Sequence[tuple[float, str, str, str | None
     return quotes
 
 
-def summary_of(label: str, keywords: Sequence[str], size: int, share: float, quotes: Sequence[Quote]) -> str:
-    """One extractive paragraph: what the theme is about, how big it is, and what people say."""
+def summary_of(keywords: Sequence[str], size: int, share: float, quotes: Sequence[Quote]) -> str:
+    """One extractive paragraph: what the theme is about, how big it is, and what people say, each
+    quote followed by its link back to Usersnap."""
     about = ", ".join(keywords[:4])
-    said = " ".join(f"“{quote.text}”" for quote in quotes)
+    said = " ".join(f"“{quote.text}”" + (f" ({quote.source_url})" if quote.source_url else "") for quote in quotes)
     return f"{size} data points ({share:.0%} of feedback) about {about}. People say: {said}".strip()
 
 
