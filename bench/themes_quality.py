@@ -58,8 +58,7 @@ def run_method(method: str, items: int, corpus_file: str, queue) -> None:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-    from usersnap_pipeline.themes import discover_themes
-    from usersnap_pipeline.themes.discover import THEME_COUNTS
+    from usersnap_pipeline.themes.discover import THEME_COUNTS, discover_themes
     from usersnap_pipeline.themes.model import clip, vectorizer
 
     warnings.simplefilter("ignore", ConvergenceWarning)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from usersnap_pipeline.emulator.data import TOPICS
-from usersnap_pipeline.themes import MIN_DATA_POINTS, ThemeModel, discover_themes
+from usersnap_pipeline.themes import MIN_DATA_POINTS
 from usersnap_pipeline.themes.describe import keywords_of, label_of, representative_quotes, summary_of
-from usersnap_pipeline.themes.discover import NotEnoughFeedback
+from usersnap_pipeline.themes.discover import NotEnoughFeedback, discover_themes
+from usersnap_pipeline.themes.model import ThemeModel
 from usersnap_pipeline.themes.trends import movers, theme_trends
 
 MONDAY = date(2026, 6, 1)

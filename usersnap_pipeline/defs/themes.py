@@ -1,18 +1,21 @@
 """Themes and trends in the Dagster UI: discovery, incremental assignment, trends with a chart and
 a report. Discovery is deliberate (weekly, or by hand); the hourly run only assigns and recounts,
-so theme ids stay stable between runs."""
+so theme ids stay stable between runs.
 
+The steps (scikit-learn, matplotlib) are imported inside the assets: an import run,
+a sensor tick and the code location's load never pay for them."""
 
 import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import Field
 
-from ..steps import themes as steps
 from ..themes import MIN_DATA_POINTS
 from ..themes.trends import movers
+from ..warehouse.schema import theme_model
 from .metadata import markdown_preview
 from .resources import WarehouseResource
 
@@ -39,6 +42,8 @@ def build_theme_assets(report_dir: Path):
                           "summary with quotes linking to Usersnap, size, first and last seen.")
     def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from ..steps import themes as steps
+
         with warehouse.open() as store:
             found = steps.discover(store, now=datetime.now(timezone.utc), seed=config.seed,
                                    min_data_points=config.min_data_points)
@@ -62,6 +67,8 @@ def build_theme_assets(report_dir: Path):
               description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
                           "are (re)assigned.")
     def data_point_themes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from ..steps import themes as steps
+
         with warehouse.open() as store:
             report = steps.assign(store, now=datetime.now(timezone.utc))
         if report.model_version is None:
@@ -82,6 +89,8 @@ def build_theme_assets(report_dir: Path):
               description="Data points per theme per day and week, share of feedback, change vs the previous "
                           "period, rising and falling themes; renders the trends chart and the HTML report.")
     def theme_trends(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from ..steps import themes as steps
+
         now = datetime.now(timezone.utc)
         with warehouse.open() as store:
             rows = steps.build_trends(store, as_of=now.date())
@@ -108,7 +117,7 @@ def build_theme_schedules(job) -> list[dg.ScheduleDefinition]:
                              "discovers themes first if there are none yet.")
     def hourly_themes(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
         with warehouse.open() as store:
-            has_model = steps.load_model(store) is not None
+            has_model = bool(store.fetch(sa.select(theme_model.c.model_version).limit(1)))
         selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
         return dg.RunRequest(asset_selection=[dg.AssetKey(name) for name in selection])
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..reports import render_report, trend_chart_png
-from ..themes import MIN_DATA_POINTS, ThemeModel, discover_themes
+from ..themes import MIN_DATA_POINTS
 from ..themes.describe import ThemeSummary, representative_quotes, summary_of
-from ..themes.discover import NotEnoughFeedback
+from ..themes.discover import NotEnoughFeedback, discover_themes
+from ..themes.model import ThemeModel
 from ..themes.trends import TrendRow, theme_trends
 from ..warehouse import Warehouse
 from ..warehouse import schema as s

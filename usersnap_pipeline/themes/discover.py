@@ -16,10 +16,10 @@ from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
+from . import MIN_DATA_POINTS
 from .describe import keywords_of, label_of
 from .model import Theme, ThemeModel, clip, vectorizer
 
-MIN_DATA_POINTS = 200  # like the reference product: fewer texts give themes that are mostly noise
 THEME_COUNTS = range(3, 13)  # more than a dozen themes is more than a team reads
 SAMPLE_SIZE = 2500  # texts used to choose the number of themes; the final fit uses all of them
 MIN_THEME_SHARE = 0.01  # a "theme" of a handful of texts is dropped; its texts go to their nearest theme
