@@ -117,3 +117,13 @@ def test_schedules_skip_when_usersnap_is_disconnected(monkeypatch):
     for name in ("usersnap_hourly_recent_import", "usersnap_daily_assignees"):
         result = defs.resolve_schedule_def(name).evaluate_tick(dg.build_schedule_context())
         assert not result.run_requests and "disconnected" in result.skip_message
+
+
+def test_loading_the_code_location_leaves_the_theme_libraries_out():
+    """Every import run and sensor tick loads the definitions: scikit-learn and matplotlib (~150 MB,
+    seconds) are imported only by the theme assets themselves."""
+    probe = ("import sys, usersnap_pipeline.definitions; "
+             "print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**os.environ, **ENV}, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert loaded == "[]"
