@@ -16,10 +16,10 @@ import time
 import dlt
 import jwt
 import requests
-from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
-from dlt.sources.rest_api import rest_api_source
 from dlt.common.configuration import configspec
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+from dlt.sources.rest_api import rest_api_source
 
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET
 

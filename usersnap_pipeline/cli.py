@@ -54,8 +54,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from .defs.partitions import range_tags
     from .emulator import Emulator, generate
     from .settings import load_settings
-    from .warehouse import Warehouse
     from .steps.themes import REPORT_FILE
+    from .warehouse import Warehouse
     from .warehouse.queries import format_summary, summarize
 
     jwt_id, jwt_secret = _credentials(args)

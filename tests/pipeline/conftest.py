@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import ANCHOR
 from usersnap_pipeline.defs.code_location import build_definitions
+from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.defs.sensors import CHANGE_SENSOR
 from usersnap_pipeline.defs.themes import THEME_ASSETS, THEMES_JOB
-from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.settings import Settings
 from usersnap_pipeline.usersnap import UsersnapClient

@@ -80,8 +80,8 @@ def test_live_edits_and_submissions_during_the_import_are_all_caught(pipeline, p
 
 @pytest.mark.postgres
 def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emulator, postgres_url, credentials):
-    from tests.pipeline.conftest import Pipeline
     from tests.conftest import _reset_postgres
+    from tests.pipeline.conftest import Pipeline
 
     _reset_postgres(postgres_url)
     pipeline = Pipeline(pipeline_emulator.base_url, postgres_url)

@@ -7,9 +7,9 @@ import requests
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.usersnap import (
     UsersnapAuthError,
+    UsersnapClient,
     UsersnapConfigError,
     UsersnapForbiddenError,
-    UsersnapClient,
 )
 from usersnap_pipeline.usersnap.auth import TokenMinter
 

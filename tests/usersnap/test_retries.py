@@ -6,12 +6,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.conftest import make_client
+from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET
 from usersnap_pipeline.usersnap import (
     UsersnapClient,
     UsersnapProtocolError,
     UsersnapUnavailableError,
 )
-from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET
 
 
 def _all_ids(client, project_id):

@@ -16,6 +16,7 @@ from .metadata import markdown_preview
 from .partitions import check_window
 from .resources import DISCONNECTED, WarehouseResource, credentials_from_env
 
+
 def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *, api_url: str,
                             configured_projects: Sequence[str]) -> list:
     def projects_of(store) -> list[str]:

@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from ..transform.normalize import NormalizedBatch, normalize_items
-from ..warehouse import Warehouse
-from ..warehouse import schema
+from ..warehouse import Warehouse, schema
 from .days import days_between
-
 
 _NEVER_FETCHED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

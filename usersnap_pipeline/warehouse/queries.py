@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .schema import data_point_labels, data_points, rejected_feedback, raw_feedback
+from .schema import data_point_labels, data_points, raw_feedback, rejected_feedback
 from .store import Warehouse
 
 
