@@ -132,6 +132,17 @@ class Deployment:
             }""", filter={"tags": [{"key": k, "value": v} for k, v in tags.items()]})
         return data["runsOrError"]["results"]
 
+    def successful_runs(self, tags: dict[str, str], *, timeout: float, what: str) -> list[dict]:
+        """Wait until runs with ``tags`` exist and all have succeeded; fail at once if one failed."""
+        def finished():
+            self.check_alive()
+            runs = self.runs(tags)
+            if any(run["status"] in ("FAILURE", "CANCELED") for run in runs):
+                raise AssertionError(f"a run failed: {runs} (logs: {LOGS})")
+            return runs if runs and all(run["status"] == "SUCCESS" for run in runs) else None
+
+        return wait_for(finished, timeout=timeout, what=what, every=2)
+
     def warehouse(self) -> Warehouse:
         return Warehouse(self.warehouse_url)
 

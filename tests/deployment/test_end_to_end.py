@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.deployment.conftest import wait_for
 from usersnap_pipeline.warehouse import schema
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -49,14 +48,8 @@ def test_the_change_sensor_ticks_and_its_runs_import_new_and_edited_feedback(dep
 
     deployment.start_instigator("sensor", "usersnap_change_sensor")
 
-    def imported():
-        deployment.check_alive()
-        runs = deployment.runs({"dagster/sensor_name": "usersnap_change_sensor"})
-        if any(run["status"] in ("FAILURE", "CANCELED") for run in runs):
-            raise AssertionError(f"a sensor run failed: {runs}")
-        return runs if runs and all(run["status"] == "SUCCESS" for run in runs) else None
-
-    runs = wait_for(imported, timeout=240, what="the change sensor's runs to succeed", every=2)
+    runs = deployment.successful_runs({"dagster/sensor_name": "usersnap_change_sensor"}, timeout=240,
+                                      what="the change sensor's runs to succeed")
     state = deployment.instigator_state("sensor", "usersnap_change_sensor")
     assert {run_id for tick in state["ticks"] for run_id in tick["runIds"]} >= {run["runId"] for run in runs}
     assert_warehouse_matches_emulator(deployment)
@@ -73,22 +66,15 @@ def test_the_change_sensor_ticks_and_its_runs_import_new_and_edited_feedback(dep
 def test_the_schedule_ticks_and_its_run_reimports_the_recent_days(deployment, backfilled):
     deployment.start_instigator("schedule", "usersnap_hourly_recent_import")
 
-    def ran():
-        deployment.check_alive()
-        runs = deployment.runs({"dagster/schedule_name": "usersnap_hourly_recent_import"})
-        if any(run["status"] in ("FAILURE", "CANCELED") for run in runs):
-            raise AssertionError(f"a scheduled run failed: {runs}")
-        return [run for run in runs if run["status"] == "SUCCESS"]
-
-    [run, *_] = wait_for(ran, timeout=200, what="a scheduled run to succeed (the cron ticks every minute)", every=3)
+    [run, *_] = deployment.successful_runs({"dagster/schedule_name": "usersnap_hourly_recent_import"}, timeout=200,
+                                           what="a scheduled run to succeed (the cron ticks every minute)")
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
     today = backfilled["partitions"][-1]
     assert tags["dagster/asset_partition_range_end"] == today
     assert tags["dagster/asset_partition_range_start"] == backfilled["partitions"][-2]
     ticks = deployment.instigator_state("schedule", "usersnap_hourly_recent_import")["ticks"]
     assert any(run["runId"] in tick["runIds"] for tick in ticks)
-    deployment.graphql("mutation Stop($id: String!) { stopRunningSchedule(id: $id) { __typename } }",
-                       id=deployment.instigator_state("schedule", "usersnap_hourly_recent_import")["id"])
+    deployment.stop_instigator("schedule", "usersnap_hourly_recent_import")
     assert_warehouse_matches_emulator(deployment)
 
 
