@@ -10,12 +10,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import Field
 
 from ..themes import MIN_DATA_POINTS
 from ..themes.trends import movers
-from ..warehouse.schema import theme_model
+from ..warehouse.queries import has_theme_model
 from .metadata import markdown_preview
 from .resources import WarehouseResource
 
@@ -117,7 +116,7 @@ def build_theme_schedules(job) -> list[dg.ScheduleDefinition]:
                              "discovers themes first if there are none yet.")
     def hourly_themes(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
         with warehouse.open() as store:
-            has_model = bool(store.fetch(sa.select(theme_model.c.model_version).limit(1)))
+            has_model = has_theme_model(store)
         selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
         return dg.RunRequest(asset_selection=[dg.AssetKey(name) for name in selection])
 

@@ -19,7 +19,7 @@ from ..themes.model import ThemeModel
 from ..themes.trends import TrendRow, theme_trends
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
-from ..warehouse.store import read_timestamp
+from ..warehouse.store import read_date, read_timestamp
 
 FEEDBACK = s.data_points.c.is_demo == sa.false()  # demo items are Usersnap's samples, not customers
 
@@ -149,11 +149,7 @@ def read_themes(warehouse: Warehouse) -> list[ThemeSummary]:
 
 
 def read_trends(warehouse: Warehouse) -> list[TrendRow]:
-    return [TrendRow(**{**row, "period_start": _as_date(row["period_start"])}) for row in warehouse.rows(s.theme_trends)]
-
-
-def _as_date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
+    return [TrendRow(**{**row, "period_start": read_date(row["period_start"])}) for row in warehouse.rows(s.theme_trends)]
 
 
 REPORT_FILE, CHART_FILE = "themes.html", "theme_trends.png"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from . import schema
-from .store import Warehouse, read_timestamp
+from .store import Warehouse, read_date, read_timestamp
 
 CHILD_TABLES = (schema.data_point_messages, schema.data_point_fields, schema.data_point_labels,
                 schema.data_point_custom_data)
@@ -35,7 +35,7 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
         query = (sa.select(table.c.project_id, table.c.partition_date, sa.func.count())
                  .where(*where).group_by(table.c.project_id, table.c.partition_date))
         for project_id, day, n in warehouse.fetch(query):
-            key = (project_id, day if isinstance(day, date) else date.fromisoformat(day))
+            key = (project_id, read_date(day))
             counts[key] = counts.get(key, 0) + n
     return counts
 

@@ -1,4 +1,4 @@
-"""Read-side summaries of the warehouse (the demo's report)."""
+"""Read-side summaries of the warehouse: the demo's report, whether themes exist."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .schema import data_point_labels, data_points, raw_feedback, rejected_feedback
+from .schema import data_point_labels, data_points, raw_feedback, rejected_feedback, theme_model
 from .store import Warehouse
 
 
@@ -49,3 +49,8 @@ def format_summary(summary: Summary, project_names: dict[str, str] | None = None
     lines += ["", "Data points per status:"] + [f"  {status:<40} {n:>7}" for status, n in summary.per_status]
     lines += ["", "Top labels:"] + [f"  {label:<40} {n:>7}" for label, n in summary.top_labels]
     return "\n".join(lines)
+
+
+def has_theme_model(warehouse: Warehouse) -> bool:
+    """Whether themes were ever discovered (cheap: no model is loaded)."""
+    return bool(warehouse.fetch(sa.select(theme_model.c.model_version).limit(1)))

@@ -99,12 +99,8 @@ class Warehouse:
 
     def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
         """Replace one project's rows of an unpartitioned table in one transaction."""
-        def replace() -> None:
-            with self._writing(), self.engine.begin() as conn:
-                conn.execute(table.delete().where(table.c.project_id == project_id))
-                if rows:
-                    self._bulk_insert(conn, table, rows)
-        self._retrying(f"write {table.name} of {project_id}", replace)
+        self._replace({table: rows}, lambda t: [t.delete().where(t.c.project_id == project_id)],
+                      f"write {table.name} of {project_id}")
 
     def replace_rows(self, rows: dict[sa.Table, Sequence[tuple]], *, feedback_ids: Iterable[str] = (),
                      whole: Iterable[sa.Table] = ()) -> None:
@@ -112,16 +108,23 @@ class Warehouse:
         in ``whole``, only the rows of ``feedback_ids`` in the others."""
         ids, whole = sorted(set(feedback_ids)), set(whole)
 
+        def deletes(table: sa.Table) -> list[sa.Delete]:
+            if table in whole:
+                return [table.delete()]
+            return [table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE]))
+                    for start in range(0, len(ids), _IDS_PER_DELETE)]
+        self._replace(rows, deletes, f"write {', '.join(table.name for table in rows)}")
+
+    def _replace(self, rows: dict[sa.Table, Sequence[tuple]], deletes, what: str) -> None:
+        """In one transaction, per table: run ``deletes(table)``, then bulk-load its new rows."""
         def replace() -> None:
             with self._writing(), self.engine.begin() as conn:
                 for table, table_rows in rows.items():
-                    if table in whole:
-                        conn.execute(table.delete())
-                    for start in range(0, 0 if table in whole else len(ids), _IDS_PER_DELETE):
-                        conn.execute(table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE])))
+                    for statement in deletes(table):
+                        conn.execute(statement)
                     if table_rows:
                         self._bulk_insert(conn, table, table_rows)
-        self._retrying(f"write {', '.join(table.name for table in rows)}", replace)
+        self._retrying(what, replace)
 
     def _retrying(self, what: str, action):
         """Run a whole transaction again when the connection was lost (a database restart, a network
@@ -247,6 +250,11 @@ def read_timestamp(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def read_date(value: date | str) -> date:
+    """A date column as read back: SQLite gives text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
