@@ -10,6 +10,7 @@ Reports wall time, items/s, peak RSS, API requests and the ratios; writes bench/
 
     python bench/import_speed.py                      # N = 20,000 and 200,000; 0 and 100 ms latency
     python bench/import_speed.py --items 20000 --latency-ms 0
+    python bench/import_speed.py --items 200000 --contenders raw pipeline_postgres   # a quick look; no JSON
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "import_speed.json"
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-SELECTION = ("raw_feedback,data_points,data_point_messages,data_point_fields,data_point_labels,"
-             "data_point_custom_data,rejected_feedback")
+SELECTION = "raw_feedback,data_points"
 DAYS, PROJECTS = 180, 4
+CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt")
 
 
 def free_port() -> int:
@@ -89,7 +90,7 @@ def count_rows(url: str, table: str) -> int:
     return n
 
 
-def measure(items: int, latency_ms: float, concurrency: int, work: Path) -> dict:
+def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS) -> dict:
     port = free_port()
     emulator = subprocess.Popen([sys.executable, "-m", "usersnap_pipeline.cli", "emulator", "--port", str(port),
                                  "--items", str(items), "--projects", str(PROJECTS), "--days", str(DAYS),
@@ -110,7 +111,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path) -> dict
         results["raw"] = run("raw", [sys.executable, str(ROOT / "bench" / "raw_crawl.py"), *window], base_env,
                              port, work)
 
-        for target in ("postgres", "sqlite"):
+        for target in [name.removeprefix("pipeline_") for name in contenders if name.startswith("pipeline_")]:
             home = work / f"home_{target}_{items}_{latency_ms:g}"
             home.mkdir()
             instance_env = {}
@@ -138,6 +139,8 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path) -> dict
                                                "data_points")
             results[f"pipeline_{target}"] = result
 
+        if "dlt" not in contenders:
+            return results
         databases.append(fresh_database("bench_dlt"))
         dlt_url = f"postgresql://postgres:unused@127.0.0.1:5432/{databases[-1]}"
         result = run("dlt", [sys.executable, str(ROOT / "bench" / "peer_dlt.py"), *window, "--postgres", dlt_url],
@@ -150,14 +153,15 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path) -> dict
         emulator.wait(timeout=30)
         for name in databases:
             drop_database(name)
-    for name in ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt"):
-        entry = results[name]
-        entry["items_per_s"] = round(items / entry["wall_s"])
-        entry.pop("output", None)
-    raw, pg, dlt = results["raw"]["wall_s"], results["pipeline_postgres"]["wall_s"], results["dlt"]["wall_s"]
-    results["ratios"] = {"pipeline_pg_vs_raw_wall": round(pg / raw, 2),
-                         "dlt_vs_pipeline_pg_wall": round(dlt / pg, 2),
-                         "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2)}
+        for name in contenders:
+            if name in results:
+                results[name]["items_per_s"] = round(items / results[name]["wall_s"])
+                results[name].pop("output", None)
+    if set(CONTENDERS) <= set(results):
+        raw, pg, dlt = results["raw"]["wall_s"], results["pipeline_postgres"]["wall_s"], results["dlt"]["wall_s"]
+        results["ratios"] = {"pipeline_pg_vs_raw_wall": round(pg / raw, 2),
+                             "dlt_vs_pipeline_pg_wall": round(dlt / pg, 2),
+                             "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2)}
     return results
 
 
@@ -165,13 +169,13 @@ def table(rows: list[dict]) -> str:
     lines = ["| N | latency | contender | wall s | items/s | peak RSS MB | API requests | rows |",
              "|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        for name in ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt"):
+        for name in [name for name in CONTENDERS if name in r]:
             e = r[name]
             lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {name} | {e['wall_s']} | {e['items_per_s']:,} | "
                          f"{e['peak_rss_mb']} | {e['requests']:,} | {e.get('data_points', '')} |")
     lines += ["", "| N | latency | pipeline(PG) / raw wall | dlt / pipeline(PG) wall | pipeline items/s ÷ raw |",
               "|---:|---:|---:|---:|---:|"]
-    for r in rows:
+    for r in [r for r in rows if "ratios" in r]:
         q = r["ratios"]
         lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
                      f"{q['dlt_vs_pipeline_pg_wall']} | {q['pipeline_pg_vs_raw_items_per_s']} |")
@@ -184,6 +188,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100])
     parser.add_argument("--concurrency", type=int, default=4, help="pipeline fetch concurrency without latency")
     parser.add_argument("--latency-concurrency", type=int, default=16, help="pipeline fetch concurrency with latency")
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS),
+                        help="a subset for a quick look (the JSON is written only when all run)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="import-speed-"))
     rows = []
@@ -191,13 +197,14 @@ def main() -> None:
         for items in args.items:
             for latency in args.latency_ms:
                 concurrency = args.latency_concurrency if latency else args.concurrency
-                rows.append(measure(items, latency, concurrency, work))
+                rows.append(measure(items, latency, concurrency, work, args.contenders))
                 print(table(rows[-1:]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {"machine": f"{os.cpu_count()} cores", "projects": PROJECTS, "days": DAYS,
               "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": rows}
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    if set(args.contenders) == set(CONTENDERS):
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print("\n" + table(rows))
 
 

@@ -27,6 +27,12 @@ def emulator():
         yield api
 
 
+def materializations(result, asset: str) -> list:
+    """The materializations of one asset in a run (one per partition for a range run)."""
+    return [event.step_materialization_data.materialization for event in result.get_asset_materialization_events()
+            if event.asset_key.to_user_string() == asset]
+
+
 def make_client(api: Emulator, **kwargs) -> UsersnapClient:
     kwargs.setdefault("backoff_base", 0.01)
     kwargs.setdefault("backoff_max", 0.05)

@@ -225,8 +225,7 @@ def backfilled(deployment):
     from usersnap_pipeline.defs.partitions import daily_partitions
 
     keys = daily_partitions(deployment.first_day).get_partition_keys()
-    assets = ["raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
-              "data_point_custom_data", "rejected_feedback"]
+    assets = ["raw_feedback", "data_points"]
     launched = deployment.graphql("""
         mutation Backfill($params: LaunchBackfillParams!) {
           launchPartitionBackfill(backfillParams: $params) {

@@ -9,8 +9,7 @@ import pytest
 from tests.conftest import save_screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-IMPORT_ASSETS = ["raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
-                 "data_point_custom_data", "rejected_feedback"]
+IMPORT_ASSETS = ["raw_feedback", "data_points"]
 
 
 def _page_text(browser, url: str, expected: list[str], *, timeout: float = 90) -> str:

@@ -66,8 +66,7 @@ class Pipeline:
     def seed(self, first: date, last: date) -> None:
         """Import days ``first..last`` through the same steps the assets run, without Dagster's
         per-partition bookkeeping: for tests whose subject is what happens after the history import."""
-        from usersnap_pipeline.steps.fetch_raw import fetch_raw_window
-        from usersnap_pipeline.steps.normalize_raw import normalize_window
+        from usersnap_pipeline.steps.import_window import import_window
         from usersnap_pipeline.steps.projects import resolve_projects
 
         end = last + timedelta(days=1)
@@ -75,8 +74,7 @@ class Pipeline:
                             os.environ["USERSNAP_JWT_SECRET"]) as client:
             projects = resolve_projects(client, self.settings.project_ids)
             self.warehouse.ensure_schema()
-            fetch_raw_window(client, self.warehouse, projects, first, end)
-        normalize_window(self.warehouse, projects, first, end)
+            import_window(client, self.warehouse, projects, first, end)
 
     def themes(self, instance: dg.DagsterInstance, assets: tuple[str, ...] = THEME_ASSETS,
                run_config: dict | None = None) -> dg.ExecuteInProcessResult:

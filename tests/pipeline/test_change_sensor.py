@@ -77,7 +77,7 @@ def test_new_submission_and_old_edit_reach_the_warehouse_through_the_sensor(live
         old_day, new_day = old["created_at"][:10], new["created_at"][:10]
         assert days == [(old_day, old_day), (new_day, new_day)]  # exactly the two changed partitions
         for request in result.run_requests:
-            assert request.run_config["ops"]["raw_feedback"]["config"]["project_ids"]
+            assert request.run_config["ops"]["import_feedback"]["config"]["project_ids"]
             assert live_pipeline.execute(request, instance).success
 
     points = _points(live_pipeline)

@@ -25,8 +25,7 @@ from usersnap_pipeline.warehouse import Warehouse, schema
 pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
 
 ROOT = Path(__file__).resolve().parents[2]
-SELECTION = "raw_feedback,data_points,data_point_messages,data_point_fields,data_point_labels," \
-            "data_point_custom_data,rejected_feedback"
+SELECTION = "raw_feedback,data_points"
 
 
 def _backfill_command(first, last):

@@ -13,9 +13,7 @@ from usersnap_pipeline.defs.code_location import IMPORT_JOB, build_definitions
 from usersnap_pipeline.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED_ASSETS = {"raw_feedback", "data_points", "data_point_messages", "data_point_fields", "data_point_labels",
-                   "data_point_custom_data", "rejected_feedback", "assignees", "themes", "data_point_themes",
-                   "theme_trends"}
+EXPECTED_ASSETS = {"raw_feedback", "data_points", "assignees", "themes", "data_point_themes", "theme_trends"}
 EXPECTED_CHECKS = {"matches_usersnap", "feedback_id_unique", "required_columns_not_null",
                    "metadata_rows_have_their_data_point", "no_rejected_items"}
 ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
@@ -57,7 +55,7 @@ def test_partitions_start_at_the_configured_day_and_include_today():
 
 def test_every_partitioned_asset_backfills_in_one_run():
     partitioned = [a for a in _defs().assets if a.partitions_def is not None]
-    assert len(partitioned) == 2  # raw_feedback and the normalized multi_asset
+    assert len(partitioned) == 1  # raw_feedback and data_points: one multi_asset
     for assets_def in partitioned:
         assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from tests.conftest import ANCHOR
+from tests.conftest import materializations as materializations_of
 from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.warehouse import schema
@@ -49,11 +50,11 @@ def test_range_import_matches_the_emulator_field_by_field(pipeline, pipeline_emu
     result = pipeline.run(FIRST_DAY, ANCHOR.date())
     assert result.success
     # one run covered the whole range: one materialization event per day, all from this run
-    materializations = result.asset_materializations_for_node("raw_feedback")
+    raw = materializations_of(result, "raw_feedback")
     days = (ANCHOR.date() - FIRST_DAY).days + 1
-    assert sorted(m.partition for m in materializations) == \
+    assert sorted(m.partition for m in raw) == \
         [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(days)]
-    assert materializations[0].metadata["dagster/row_count"].value == 700
+    assert raw[0].metadata["dagster/row_count"].value == 700
 
     truth = {item["feedback_id"]: item for item in pipeline_emulator.store.items()}
     assert len(truth) == 700

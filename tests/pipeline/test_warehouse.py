@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2
 import pytest
 
+from usersnap_pipeline.steps.report import tables_of
+from usersnap_pipeline.transform.normalize import normalize_items
 from usersnap_pipeline.transform.raw import raw_row
 from usersnap_pipeline.warehouse import Warehouse, schema
 
@@ -13,7 +15,7 @@ NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
 
 def _write(warehouse, project, day, rows, version=NOW, ids=()):
-    return warehouse.replace_partition(project, day, {schema.raw_feedback: rows}, layer="raw", version=version,
+    return warehouse.replace_partition(project, day, {schema.raw_feedback: rows}, version=version,
                                        feedback_ids=ids)
 
 
@@ -69,3 +71,49 @@ def test_a_stale_fetch_that_commits_late_does_not_overwrite_a_newer_one(warehous
     assert _ids(warehouse) == [("new", day)]
     assert _write(warehouse, "p1", day, [_raw("again", day)], version=NOW + timedelta(minutes=1))  # same version: a re-run
     assert _ids(warehouse) == [("again", day)]
+
+
+def _with_data_points(day, *feedback_ids, project="p1"):
+    """The raw rows of these items and their data point tables, as the import writes them together."""
+    items = [{"feedback_id": fid, "created_at": f"{day.isoformat()}T10:00:00Z",
+              "ordered_inputs": [{"order": 0, "label": "Comment", "text_value": f"about {fid}"}]}
+             for fid in feedback_ids]
+    raw = [raw_row(item, project_id=project, partition_date=day, fetched_at=NOW) for item in items]
+    batch = normalize_items([(row.feedback_id, item) for row, item in zip(raw, items)], project_id=project,
+                            partition_date=day)
+    return {schema.raw_feedback: raw, **tables_of(batch)}
+
+
+def _where(warehouse, table):
+    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(table))
+
+
+def test_an_item_that_moved_leaves_every_table_of_its_old_partition(warehouse):
+    first, second = date(2026, 6, 1), date(2026, 6, 2)
+    assert warehouse.replace_partition("p1", first, _with_data_points(first, "a", "b"), version=NOW,
+                                       feedback_ids=["a", "b"])
+    # "a" now arrives under the second day: raw only first (a fetch without normalizing) ...
+    moved = _with_data_points(second, "a")
+    assert warehouse.replace_partition("p1", second, {schema.raw_feedback: moved[schema.raw_feedback]},
+                                       version=NOW, feedback_ids=["a"])
+    for table in (schema.raw_feedback, schema.data_points, schema.data_point_messages):
+        assert ("a", first) not in _where(warehouse, table), table.name
+        assert ("b", first) in _where(warehouse, table), table.name
+    # ... then with its data point tables: in the new partition, once
+    assert warehouse.replace_partition("p1", second, moved, version=NOW, feedback_ids=["a"])
+    assert _where(warehouse, schema.data_points) == [("a", second), ("b", first)]
+    assert _where(warehouse, schema.data_point_messages) == [("a", second), ("b", first)]
+    state = {r["partition_date"]: r for r in warehouse.rows(schema.partition_state)}
+    assert state[second]["raw_rows"] == 1 and state[second]["data_points"] == 1
+
+
+def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(warehouse):
+    day = date(2026, 6, 1)
+    assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])
+    broken = _with_data_points(day, "b", "c")
+    broken[schema.data_point_messages] = broken[schema.data_point_messages] * 2  # a duplicate key mid-write
+    with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
+        warehouse.replace_partition("p1", day, broken, version=NOW + timedelta(seconds=1), feedback_ids=["b", "c"])
+    assert _where(warehouse, schema.raw_feedback) == [("a", day)]
+    assert _where(warehouse, schema.data_points) == [("a", day)]
+    assert warehouse.partition_version("p1", day, "normalized") == NOW

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from tests.conftest import ANCHOR
+from tests.conftest import ANCHOR, materializations
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
@@ -74,7 +74,7 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
     assert raw[no_id] == UNUSABLE["no-id"] and raw["bad-date"] == UNUSABLE["bad-date"]
     assert raw["control-chars"] == VALID["control-chars"]  # the raw layer keeps even NUL and a lone surrogate
 
-    metadata = result.asset_materializations_for_node("normalize_feedback")[0].metadata
+    metadata = materializations(result, "data_points")[0].metadata
     assert metadata["items_skipped"].value == 2
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["no_rejected_items"].passed

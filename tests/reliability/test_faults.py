@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ANCHOR
+from tests.conftest import ANCHOR, materializations
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
@@ -50,7 +50,7 @@ def test_a_full_import_through_a_fault_storm_is_exact(pipeline, pipeline_emulato
     assert result.success
     injected = pipeline_emulator.faults.injected
     assert injected["429"] >= 4 and injected["5xx"] >= 8 and injected["truncated"] >= 3
-    reported = result.asset_materializations_for_node("raw_feedback")[0].metadata["api_retries"].value
+    reported = materializations(result, "raw_feedback")[0].metadata["api_retries"].value
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     # every injected fault was retried, by the import or by its reconciliation check
     assert reported > 0 and reported <= sum(injected.values())

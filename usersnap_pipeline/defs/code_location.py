@@ -8,12 +8,11 @@ import dagster as dg
 from ..settings import Settings
 from .assignees import ASSIGNEES_JOB, build_assignees_asset, build_assignees_schedule
 from .checks import build_data_point_checks
+from .import_feedback import build_import_assets
 from .partitions import daily_partitions
-from .raw import build_raw_feedback_asset
 from .resources import UsersnapResource, WarehouseResource
 from .schedules import build_recent_import_schedule
 from .sensors import build_change_sensor
-from .tables import build_normalized_assets
 from .themes import THEMES_JOB, build_theme_assets, build_theme_schedules
 
 IMPORT_JOB = "usersnap_import"
@@ -24,13 +23,12 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_def = daily_partitions(settings.import_history_start)
-    raw_feedback = build_raw_feedback_asset(partitions_def, settings.project_ids)
-    normalized = build_normalized_assets(partitions_def, settings.project_ids)
+    import_assets = build_import_assets(partitions_def, settings.project_ids)
     assignees = build_assignees_asset(settings.project_ids)
     checks = build_data_point_checks(partitions_def, api_url=settings.api_url,
                                      configured_projects=settings.project_ids)
-    import_job = dg.define_asset_job(IMPORT_JOB, selection=[raw_feedback, normalized],
-                                     description="Import Usersnap feedback: raw items, then the data point tables.")
+    import_job = dg.define_asset_job(IMPORT_JOB, selection=[import_assets],
+                                     description="Import Usersnap feedback: raw items and the data point tables.")
     # A warehouse URL from the environment may carry a password: pass it as an EnvVar so only the
     # variable's name is ever shown.
     env_url = os.environ.get("USERSNAP_WAREHOUSE_URL")
@@ -45,7 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # The import is I/O-bound and its steps run one after the other: a process per step would
         # only add start-up time (seconds per step on a small machine), so steps run in the run's process.
         executor=dg.in_process_executor,
-        assets=[raw_feedback, normalized, assignees, *theme_assets],
+        assets=[import_assets, assignees, *theme_assets],
         asset_checks=checks,
         jobs=[import_job, assignees_job, themes_job],
         schedules=[build_recent_import_schedule(import_job, partitions_def, settings.import_schedule_cron),

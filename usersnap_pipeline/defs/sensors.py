@@ -9,6 +9,7 @@ import dagster as dg
 from ..steps.changes import ChangeCursor, RunPlan, detect_changes, plan_runs
 from ..steps.projects import resolve_projects
 from ..usersnap import UsersnapClient, api_timestamp
+from .import_feedback import IMPORT_OP
 from .partitions import range_tags
 from .resources import DISCONNECTED, WarehouseResource, credentials_from_env
 
@@ -16,8 +17,7 @@ CHANGE_SENSOR = "usersnap_change_sensor"
 
 
 def project_run_config(project_ids: Sequence[str]) -> dict:
-    config = {"config": {"project_ids": list(project_ids)}}
-    return {"ops": {"raw_feedback": config, "normalize_feedback": config}}
+    return {"ops": {IMPORT_OP: {"config": {"project_ids": list(project_ids)}}}}
 
 
 def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, *, api_url: str,

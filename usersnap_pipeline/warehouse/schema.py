@@ -200,3 +200,9 @@ NORMALIZED_TABLES = (data_points, data_point_messages, data_point_fields, data_p
 for _table, _row_type in ROW_TYPES.items():
     if tuple(_table.columns.keys()) != _row_type._fields:
         raise AssertionError(f"{_table.name} columns {_table.columns.keys()} != {_row_type.__name__} fields")
+
+# Which layer each partitioned table belongs to: partition_state versions the writes per layer.
+LAYERS: dict[sa.Table, str] = {raw_feedback: "raw", **{table: "normalized" for table in NORMALIZED_TABLES}}
+# Every item with rows in a partition has a row in one of these there: the other tables' rows are
+# written with its data point.
+ID_TABLES = (raw_feedback, data_points, rejected_feedback)

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from . import schema
 
 log = logging.getLogger(__name__)
 
-_IDS_PER_DELETE = 5000
+_IDS_PER_CHUNK = 5000  # x 3 tables in one lookup: within SQLite's 32,766 parameters
 _ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
@@ -60,42 +61,91 @@ class Warehouse:
     # -- writing ------------------------------------------------------------------------------
 
     def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], *,
-                          layer: str, version: datetime, feedback_ids: Iterable[str] = ()) -> bool:
+                          version: datetime, feedback_ids: Iterable[str] = ()) -> bool:
         """Replace the rows of (project_id, day) in each given table, all in one transaction.
 
-        ``layer`` is ``"raw"`` or ``"normalized"``; ``version`` orders the writes of that layer: the
-        write happens only if no newer version of the partition was written already (a stale run
-        that commits late is dropped and False is returned). Rows of ``feedback_ids`` are removed
-        wherever they are, so an item that arrives under another partition is never there twice.
+        Each table belongs to a layer (``raw`` or ``normalized``: ``schema.LAYERS``); ``version`` orders
+        the writes of a layer: the write happens only if no newer version of the partition was written
+        already (a stale run that commits late is dropped and False is returned). Rows of
+        ``feedback_ids`` are removed wherever they are, so an item that arrives under another
+        partition is never there twice.
         """
         ids = sorted(set(feedback_ids))
-        return self._retrying(f"write {project_id} {day} ({layer})",
-                              lambda: self._replace_once(project_id, day, rows, layer, version, ids))
+        layers = sorted({schema.LAYERS[table] for table in rows})
+        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})",
+                              lambda: self._replace_once(project_id, day, rows, layers, version, ids))
 
-    def _replace_once(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], layer: str,
+    def _replace_once(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], layers: list[str],
                       version: datetime, ids: list[str]) -> bool:
+        counts = {"raw_rows": len(rows[schema.raw_feedback])} if schema.raw_feedback in rows else {}
+        if schema.data_points in rows:
+            counts["data_points"] = len(rows[schema.data_points])
         with self._writing(), self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                # Tables that grow during an import have no statistics yet, and for the moved-id deletes
-                # (a thousand ids) the planner then prefers a sequential scan: a cost growing with the
+                # Tables that grow during an import have no statistics yet, and for the moved-id lookups
+                # (hundreds of ids) the planner then prefers a sequential scan: a cost growing with the
                 # table, paid per partition, quadratic over a backfill (85 s of 166 s at 200k items).
                 # Every statement here has an index that serves it.
                 conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            if not self._claim(conn, project_id, day, layer, version):
+            written_before = self._claim(conn, project_id, day, layers, version, counts)
+            if written_before is None:
                 return False
-            for table, table_rows in rows.items():
-                conn.execute(table.delete().where(table.c.project_id == project_id,
-                                                  table.c.partition_date == day))
-                for start in range(0, len(ids), _IDS_PER_DELETE):
-                    conn.execute(table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE]),
+            # An item lives in one partition: if any of these ids has rows in another (it moved), they go,
+            # from every table, so no layer ever holds it twice.
+            moved = self._ids_elsewhere(conn, ids, project_id, day)
+            for chunk in _chunks(moved):
+                for table in schema.LAYERS:
+                    conn.execute(table.delete().where(self._id_in(table.c.feedback_id, chunk),
                                                       sa.or_(table.c.project_id != project_id,
                                                              table.c.partition_date != day)))
+            for table, table_rows in rows.items():
+                # A layer never written for this partition has no rows in it: nothing to delete.
+                if schema.LAYERS[table] in written_before:
+                    conn.execute(table.delete().where(table.c.project_id == project_id,
+                                                      table.c.partition_date == day))
                 if table_rows:
                     self._bulk_insert(conn, table, table_rows)
-            counts = {"raw_rows": len(rows.get(schema.raw_feedback, ()))} if layer == "raw" else \
-                {"data_points": len(rows.get(schema.data_points, ()))}
-            conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
         return True
+
+    def _claim(self, conn: sa.Connection, project_id: str, day: date, layers: list[str], version: datetime,
+               counts: dict[str, int]) -> set[str] | None:
+        """Take the partition for this write: the layers written before, or None when a newer version
+        of one of them is already stored (this write lost).
+
+        A new partition is one INSERT. Otherwise the row is locked until commit (two writers of one
+        partition are serialized, and the older one sees it lost), compared, then updated.
+        """
+        state = schema.partition_state
+        versions = {f"{layer}_version": version for layer in layers}
+        values = {"project_id": project_id, "partition_date": day, **versions, **counts}
+        if conn.execute(_insert_state_if_missing(self.dialect, values).returning(state.c.project_id)).first():
+            return set()
+        columns = [state.c[name] for name in versions]
+        previous = conn.execute(sa.select(*columns).where(*_state_key(project_id, day)).with_for_update()).one()
+        stored = [read_timestamp(value) for value in previous]
+        if any(value is not None and value > version for value in stored):
+            return None
+        conn.execute(state.update().where(*_state_key(project_id, day)).values(**versions, **counts))
+        return {layer for layer, value in zip(layers, stored, strict=True) if value is not None}
+
+    def _ids_elsewhere(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> list[str]:
+        """Which of ``ids`` have rows in another partition (an item that moved): one query, usually
+        answered with nothing. Every id with rows in a partition has one in ``schema.ID_TABLES`` there."""
+        found: set[str] = set()
+        for chunk in _chunks(ids):
+            lookups = [sa.select(table.c.feedback_id).where(self._id_in(table.c.feedback_id, chunk),
+                                                            sa.or_(table.c.project_id != project_id,
+                                                                   table.c.partition_date != day))
+                       for table in schema.ID_TABLES]
+            found.update(conn.execute(sa.union(*lookups)).scalars())
+        return sorted(found)
+
+    def _id_in(self, column: sa.Column, ids: list[str]) -> sa.ColumnElement[bool]:
+        # On PostgreSQL one array parameter: rendering hundreds of IN parameters per statement cost
+        # more than the lookup. SQLite has no arrays; chunks keep its IN lists within 32,766 parameters.
+        if self.dialect == "postgresql":
+            return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Text)))
+        return column.in_(list(ids))
 
     def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
         """Replace one project's rows of an unpartitioned table in one transaction."""
@@ -111,8 +161,7 @@ class Warehouse:
         def deletes(table: sa.Table) -> list[sa.Delete]:
             if table in whole:
                 return [table.delete()]
-            return [table.delete().where(table.c.feedback_id.in_(ids[start:start + _IDS_PER_DELETE]))
-                    for start in range(0, len(ids), _IDS_PER_DELETE)]
+            return [table.delete().where(table.c.feedback_id.in_(chunk)) for chunk in _chunks(ids)]
         self._replace(rows, deletes, f"write {', '.join(table.name for table in rows)}")
 
     def _replace(self, rows: dict[sa.Table, Sequence[tuple]], deletes, what: str) -> None:
@@ -144,17 +193,6 @@ class Warehouse:
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _claim(self, conn: sa.Connection, project_id: str, day: date, layer: str, version: datetime) -> bool:
-        # The UPDATE both tests the version and takes the row's write lock until commit, so two
-        # writers of one partition are serialized and the older one sees it lost.
-        state = schema.partition_state
-        column = state.c[f"{layer}_version"]
-        conn.execute(_insert_state_if_missing(self.dialect, project_id, day))
-        claimed = conn.execute(state.update()
-                               .where(*_state_key(project_id, day), sa.or_(column.is_(None), column <= version))
-                               .values({column.name: version}))
-        return claimed.rowcount == 1
-
     def partition_version(self, project_id: str, day: date, layer: str = "raw") -> datetime | None:
         state = schema.partition_state
         rows = self.fetch(sa.select(state.c[f"{layer}_version"]).where(*_state_key(project_id, day)))
@@ -165,11 +203,12 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         try:
             if self.dialect == "postgresql":
-                buffer = io.StringIO()
-                buffer.writelines(_copy_line(row) for row in rows)
-                buffer.seek(0)
+                data = "".join([_copy_line(row) for row in rows])
                 quoted = ", ".join(f'"{c}"' for c in columns)
-                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buffer)
+                # One read of the whole buffer: psycopg2 reads 8 kB at a time by default, and each read
+                # waits for the GIL behind the other import threads (a convoy: most of the load time).
+                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', io.StringIO(data),
+                                   size=max(len(data), 8192))
             else:
                 marks = ", ".join("?" for _ in columns)
                 cursor.executemany(f'INSERT INTO "{table.name}" VALUES ({marks})',
@@ -220,8 +259,8 @@ class Warehouse:
     def fetch_by_ids(self, query: sa.Select, column: sa.ColumnElement, ids: Sequence[str]) -> list[sa.Row]:
         """``query`` restricted to ``column IN ids``, in chunks a database accepts."""
         rows: list[sa.Row] = []
-        for start in range(0, len(ids), _IDS_PER_DELETE):
-            rows.extend(self.fetch(query.where(column.in_(ids[start:start + _IDS_PER_DELETE]))))
+        for chunk in _chunks(ids):
+            rows.extend(self.fetch(query.where(column.in_(chunk))))
         return rows
 
 
@@ -235,12 +274,18 @@ def _state_key(project_id: str, day: date) -> tuple:
     return state.c.project_id == project_id, state.c.partition_date == day
 
 
-def _insert_state_if_missing(dialect: str, project_id: str, day: date):
+def _insert_state_if_missing(dialect: str, values: dict[str, Any]):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(schema.partition_state).values(project_id=project_id, partition_date=day).on_conflict_do_nothing()
+    return insert(schema.partition_state).values(**values).on_conflict_do_nothing()
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """Id lists in pieces any database accepts as one IN list."""
+    for start in range(0, len(ids), _IDS_PER_CHUNK):
+        yield ids[start:start + _IDS_PER_CHUNK]
 
 
 def read_timestamp(value: datetime | str | None) -> datetime | None:

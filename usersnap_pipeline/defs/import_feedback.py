@@ -1,0 +1,106 @@
+"""The import: raw feedback and the data point tables, written in one pass."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from ..steps.import_window import import_window
+from ..steps.normalize_raw import normalize_window
+from ..steps.projects import resolve_projects, select_projects
+from ..steps.report import ImportReport
+from ..warehouse.schema import NORMALIZED_TABLES
+from .metadata import markdown_preview
+from .partitions import window_days
+from .resources import UsersnapResource, WarehouseResource
+
+IMPORT_OP = "import_feedback"
+PREVIEW_COLUMNS = ("feedback_number", "created_at", "status", "rating", "title", "source_url")
+# The hourly schedule and the change sensor keep data points fresh; two missed hours is a warning,
+# three a failure, shown on the asset in the UI.
+DATA_POINTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
+
+
+class ImportConfig(dg.Config):
+    project_ids: list[str] = Field(
+        default=[],
+        description="Limit this run to some of the configured projects, e.g. to import the history of "
+                    "a project added later without touching the others. Empty: every configured project.")
+
+
+RAW_FEEDBACK = dg.AssetSpec(
+    "raw_feedback", group_name="usersnap", kinds={"python", "sql"},
+    description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
+                "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
+                "ascending.")
+DATA_POINTS = dg.AssetSpec(
+    "data_points", deps=[RAW_FEEDBACK], group_name="usersnap", kinds={"python", "sql"},
+    freshness_policy=DATA_POINTS_FRESHNESS,
+    description="One data point per submission, and its metadata tables: "
+                + "; ".join(f"{table.name}: {table.comment}" for table in NORMALIZED_TABLES))
+
+
+def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str]):
+    # One op for both assets: selected together, each (project, day) is fetched, normalized and
+    # written in one transaction, nothing read back. Dagster records a materialization per asset
+    # and day, so the data point tables are one asset, not six.
+    @dg.multi_asset(
+        name=IMPORT_OP,
+        specs=[RAW_FEEDBACK, DATA_POINTS],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        description="Fetch feedback per (project, day), normalize it and replace each partition atomically. "
+                    "raw_feedback alone: fetch only. data_points alone: normalize the stored raw layer again, "
+                    "without calling the API.",
+    )
+    def import_feedback(context: dg.AssetExecutionContext, config: ImportConfig, usersnap: UsersnapResource,
+                        warehouse: WarehouseResource):
+        # A range run reports once for the whole window (Dagster copies it to each day's event):
+        # the counts are for the window, with a per-day breakdown.
+        start, end = window_days(context)
+        window = f"{start} .. {end} (exclusive)"
+        fetch = RAW_FEEDBACK.key in context.selected_asset_keys
+        normalize = DATA_POINTS.key in context.selected_asset_keys
+        with warehouse.open() as store:
+            if fetch:
+                with usersnap.client() as client:
+                    projects = select_projects(resolve_projects(client, configured_projects), config.project_ids)
+                    context.log.info(f"importing {start}..{end} (exclusive) for {len(projects)} project(s)")
+                    report = import_window(client, store, projects, start, end, concurrency=usersnap.concurrency,
+                                           normalize=normalize)
+                    api = client.stats.snapshot()  # the run's own client: everything it cost, the project check too
+            else:
+                projects = select_projects(configured_projects or store.raw_project_ids(), config.project_ids)
+                report = normalize_window(store, projects, start, end)
+        if fetch:
+            yield dg.MaterializeResult(asset_key=RAW_FEEDBACK.key, metadata={
+                "dagster/row_count": report.items,
+                "window": window,
+                "days": report.days,
+                "projects": len(projects),
+                "items_per_project": dg.MetadataValue.json(dict(report.items_per_project)),
+                "items_per_day": dg.MetadataValue.json(dict(sorted(report.items_per_day.items()))),
+                "api_requests": api["requests"],
+                "api_pages": api["pages"],
+                "api_retries": api["retries"],
+            })
+        if normalize:
+            if report.rejected:
+                context.log.warning(f"{report.rejected} item(s) could not be normalized; see rejected_feedback")
+            yield dg.MaterializeResult(asset_key=DATA_POINTS.key, metadata=data_points_metadata(report, window))
+
+    return import_feedback
+
+
+def data_points_metadata(report: ImportReport, window: str) -> dict:
+    return {
+        "dagster/row_count": report.rows["data_points"],
+        "window": window,
+        "rows_per_table": dg.MetadataValue.json({table.name: report.rows[table.name] for table in NORMALIZED_TABLES}),
+        "data_points_per_project": dg.MetadataValue.json(dict(report.data_points_per_project)),
+        "items_skipped": report.rejected,
+        "items_skipped_reasons": dg.MetadataValue.json(dict(report.rejected_reasons)),
+        "preview": markdown_preview(report.sample, PREVIEW_COLUMNS),
+    }

@@ -1,0 +1,60 @@
+"""What an import or a re-normalization did, summed over its (project, day) partitions."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from ..transform.normalize import NormalizedBatch
+from ..warehouse import schema
+
+SAMPLE_SIZE = 5
+
+
+@dataclass
+class ImportReport:
+    days: int = 0
+    items_per_project: Counter = field(default_factory=Counter)  # raw items fetched
+    items_per_day: Counter = field(default_factory=Counter)
+    rows: Counter = field(default_factory=Counter)  # normalized table name -> rows written
+    rejected_reasons: Counter = field(default_factory=Counter)
+    data_points_per_project: Counter = field(default_factory=Counter)
+    sample: list = field(default_factory=list)  # a few data points for the preview
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def items(self) -> int:
+        return sum(self.items_per_project.values())
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_reasons.values())
+
+    def add_fetched(self, project_id: str, day: date, items: int) -> None:
+        with self._lock:
+            self.items_per_project[project_id] += items
+            self.items_per_day[day.isoformat()] += items
+
+    def add_normalized(self, project_id: str, batch: NormalizedBatch) -> None:
+        with self._lock:
+            for table, rows in tables_of(batch).items():
+                self.rows[table.name] += len(rows)
+            self.data_points_per_project[project_id] += len(batch.data_points)
+            self.rejected_reasons.update(r.reason for r in batch.rejected)
+            room = SAMPLE_SIZE - len(self.sample)
+            if room > 0:
+                self.sample.extend(batch.data_points[:room])
+
+
+def tables_of(batch: NormalizedBatch) -> dict:
+    """The normalized rows of a batch, by the table they go to."""
+    return {
+        schema.data_points: batch.data_points,
+        schema.data_point_messages: batch.messages,
+        schema.data_point_fields: batch.fields,
+        schema.data_point_labels: batch.labels,
+        schema.data_point_custom_data: batch.custom_data,
+        schema.rejected_feedback: batch.rejected,
+    }
