@@ -105,23 +105,27 @@ class NormalizedBatch:
     custom_data: list[CustomDatum] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
-    def extend(self, other: NormalizedBatch) -> None:
-        for name in ("data_points", "messages", "fields", "labels", "custom_data", "rejected"):
-            getattr(self, name).extend(getattr(other, name))
-
 
 def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_date: date) -> NormalizedBatch:
     """Normalize the raw items of one (project, day); ``items`` are (raw key, item) pairs."""
     batch = NormalizedBatch()
     for raw_key, item in items:
         try:
-            batch.extend(normalize_item(item, project_id=project_id, partition_date=partition_date))
+            _normalize_into(batch, item, project_id, partition_date)
         except RejectedItem as exc:
             batch.rejected.append(Rejected(raw_key, project_id, partition_date, str(exc)))
     return batch
 
 
 def normalize_item(item: Any, *, project_id: str, partition_date: date) -> NormalizedBatch:
+    """One item's rows; raises RejectedItem when it cannot become a data point."""
+    batch = NormalizedBatch()
+    _normalize_into(batch, item, project_id, partition_date)
+    return batch
+
+
+def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partition_date: date) -> None:
+    # Appends to the batch only once the item is known to be usable: a rejected item adds nothing.
     if not isinstance(item, dict):
         raise RejectedItem(f"the item is a {type(item).__name__}, not an object")
     feedback_id = item.get("feedback_id")
@@ -173,13 +177,13 @@ def normalize_item(item: Any, *, project_id: str, partition_date: date) -> Norma
         city=clean_text(client.get("city_name")),
         is_demo=item.get("is_demo") is True,
     )
-    return NormalizedBatch(
-        data_points=[data_point],
-        messages=messages,
-        fields=fields,
-        labels=_labels(key, item.get("labels")),
-        custom_data=[CustomDatum(*key, path, value) for path, value in flatten_custom_data(item.get("custom_data"))],
-    )
+    labels = _labels(key, item.get("labels"))
+    custom_data = [CustomDatum(*key, path, value) for path, value in flatten_custom_data(item.get("custom_data"))]
+    batch.data_points.append(data_point)
+    batch.messages.extend(messages)
+    batch.fields.extend(fields)
+    batch.labels.extend(labels)
+    batch.custom_data.extend(custom_data)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -204,12 +208,14 @@ def clean_text(value: Any) -> str | None:
         value = str(value)
     elif not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    value = value.replace("\x00", "")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value if value.strip() else None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():  # only non-ASCII text can hold a lone surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+    return value if value and not value.isspace() else None
 
 
 def flatten_custom_data(data: Any) -> list[tuple[str, str]]:

@@ -7,6 +7,8 @@ import json
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 from .normalize import parse_timestamp
 
 
@@ -20,17 +22,23 @@ class RawFeedback(NamedTuple):
     item_json: str
 
 
+def item_json(item: Any) -> str:
+    """Compact JSON text of an item, non-ASCII kept as is (a NaN, which is not JSON, becomes null)."""
+    try:
+        return orjson.dumps(item).decode()
+    except TypeError:
+        # orjson refuses lone surrogates and integers beyond 64 bits; the json module writes both
+        # (a surrogate escaped) rather than lose the item.
+        return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+
+
 def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime) -> RawFeedback:
     """Every item is kept, even one the normalizer will reject: the raw layer loses nothing.
 
     An item without a usable ``feedback_id`` is keyed by a hash of its JSON, so it still has a
     stable identity to be reported (and re-normalized) by.
     """
-    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: keep it, escaped, rather than lose the item
-        text = json.dumps(item, ensure_ascii=True, separators=(",", ":"))
+    text = item_json(item)
     fields = item if isinstance(item, dict) else {}
     key = fields.get("feedback_id")
     if not isinstance(key, str) or not key.strip():
