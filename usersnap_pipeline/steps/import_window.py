@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import date, datetime, timezone
 
-from ..transform.normalize import normalize_items
+from ..transform.normalize import NormalizedBatch, normalize_items
 from ..transform.raw import raw_row
 from ..usersnap import UsersnapClient, created_at_window
 from ..warehouse import Warehouse
@@ -39,16 +39,17 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         project_id, day = unit
         # The version is taken before the first page: a fetch that starts later sees a newer state.
         fetched_at = datetime.now(timezone.utc)
-        items = [item for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day)))
-                 for item in page.items]
-        raw_rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at)
-                    for item in items]
-        tables: dict = {raw_feedback: raw_rows}
-        batch = None
-        if normalize:
-            batch = normalize_items([(row.feedback_id, item) for row, item in zip(raw_rows, items, strict=True)],
-                                    project_id=project_id, partition_date=day)
-            tables.update(tables_of(batch))
+        raw_rows: list = []
+        batch = NormalizedBatch() if normalize else None
+        # Page by page: the parsed items (the bulk of the memory) are dropped as soon as they are rows.
+        for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
+            rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at)
+                    for item in page.items]
+            raw_rows.extend(rows)
+            if batch is not None:
+                normalize_items([(row.feedback_id, item) for row, item in zip(rows, page.items, strict=True)],
+                                project_id=project_id, partition_date=day, into=batch)
+        tables: dict = {raw_feedback: raw_rows, **(tables_of(batch) if batch is not None else {})}
         if not warehouse.replace_partition(project_id, day, tables, version=fetched_at,
                                            feedback_ids=(row.feedback_id for row in raw_rows)):
             log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)

@@ -203,11 +203,13 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         try:
             if self.dialect == "postgresql":
-                data = "".join([_copy_line(row) for row in rows])
+                # UTF-8 bytes line by line: a str holding one character beyond Latin-1 takes 4 bytes
+                # per character, and the table's text would be several times its size.
+                data = b"".join([_copy_line(row).encode() for row in rows])
                 quoted = ", ".join(f'"{c}"' for c in columns)
                 # One read of the whole buffer: psycopg2 reads 8 kB at a time by default, and each read
                 # waits for the GIL behind the other import threads (a convoy: most of the load time).
-                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', io.StringIO(data),
+                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', io.BytesIO(data),
                                    size=max(len(data), 8192))
             else:
                 marks = ", ".join("?" for _ in columns)
