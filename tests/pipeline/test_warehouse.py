@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2
 import pytest
 
+from tests.conftest import reset_postgres
+
 from usersnap_pipeline.steps.report import tables_of
 from usersnap_pipeline.transform.normalize import normalize_items
 from usersnap_pipeline.transform.raw import raw_row
@@ -117,3 +119,22 @@ def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(w
     assert _where(warehouse, schema.raw_feedback) == [("a", day)]
     assert _where(warehouse, schema.data_points) == [("a", day)]
     assert warehouse.partition_version("p1", day, "normalized") == NOW
+
+
+@pytest.mark.postgres
+def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
+    reset_postgres(postgres_url)  # no counters left by other tests
+    warehouse = Warehouse(postgres_url)
+    warehouse.ensure_schema()
+    try:
+        day = date(2026, 6, 1)
+        _write(warehouse, "p1", day, [_raw(f"id-{n}", day) for n in range(300)])
+        warehouse.dispose()  # a backend reports its table counters when it ends
+        assert warehouse.refresh_statistics(schema.LAYERS) == ["raw_feedback"]
+        warehouse.dispose()
+        assert warehouse.refresh_statistics(schema.LAYERS) == []  # nothing changed since
+        _write(warehouse, "p1", day, [_raw(f"id-{n}", day) for n in range(305)], version=NOW + timedelta(seconds=1))
+        warehouse.dispose()
+        assert warehouse.refresh_statistics(schema.LAYERS) == ["raw_feedback"]  # 300 deleted + 305 inserted
+    finally:
+        warehouse.dispose()

@@ -80,10 +80,10 @@ def test_live_edits_and_submissions_during_the_import_are_all_caught(pipeline, p
 
 @pytest.mark.postgres
 def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emulator, postgres_url, credentials):
-    from tests.conftest import _reset_postgres
+    from tests.conftest import reset_postgres
     from tests.pipeline.conftest import Pipeline
 
-    _reset_postgres(postgres_url)
+    reset_postgres(postgres_url)
     pipeline = Pipeline(pipeline_emulator.base_url, postgres_url)
     database = sa.make_url(postgres_url).database
     admin = sa.create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")

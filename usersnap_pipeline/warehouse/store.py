@@ -218,6 +218,25 @@ class Warehouse:
         finally:
             cursor.close()
 
+    def refresh_statistics(self, tables: Iterable[sa.Table]) -> list[str]:
+        """ANALYZE the tables changed by more than autovacuum's own threshold (50 rows + 10%) since
+        their statistics were taken; returns their names.
+
+        Autovacuum gets there eventually, but the checks run right after an import: planned without
+        statistics, the orphan check took 4.2 s at 200k items, 0.6 s after a 1.6 s ANALYZE. SQLite
+        plans well enough without.
+        """
+        if self.dialect != "postgresql":
+            return []
+        names = [table.name for table in tables]
+        stale = [row[0] for row in self.fetch(sa.text(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:names) "
+            "AND n_mod_since_analyze > 50 + 0.1 * n_live_tup ORDER BY relname"), {"names": names})]
+        if stale:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE " + ", ".join(f'"{name}"' for name in stale)))
+        return stale
+
     def _writing(self):
         return _SQLITE_LOCK if self.dialect == "sqlite" else contextlib.nullcontext()
 
