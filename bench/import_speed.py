@@ -90,21 +90,54 @@ def count_rows(url: str, table: str) -> int:
     return n
 
 
-def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS) -> dict:
-    port = free_port()
+def start_emulator(items: int, latency_ms: float, port: int) -> subprocess.Popen:
+    """An emulator process serving ``items`` over PROJECTS projects and DAYS days, once it is ready."""
     emulator = subprocess.Popen([sys.executable, "-m", "usersnap_pipeline.cli", "emulator", "--port", str(port),
                                  "--items", str(items), "--projects", str(PROJECTS), "--days", str(DAYS),
                                  "--latency-ms", str(latency_ms), "--seed", "1"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in emulator.stdout:
+        if line.startswith("export USERSNAP_PROJECT_IDS"):
+            break
+    return emulator
+
+
+def import_window() -> tuple:
+    """The partitions the pipeline imports: DAYS + 1 days up to today (UTC), as the emulator generated them."""
+    today = datetime.now(timezone.utc).date()
+    return today - timedelta(days=DAYS + 1), today
+
+
+def pipeline_command(first, last) -> list[str]:
+    """The README's CLI backfill: the whole window in one run."""
+    return [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "usersnap_pipeline.definitions",
+            "--select", SELECTION, "--partition-range", f"{first.isoformat()}...{last.isoformat()}"]
+
+
+def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, concurrency: int,
+                 dagster_db: str | None) -> dict:
+    """The pipeline's environment; with ``dagster_db``, Dagster's storage on dagster-postgres as deployed."""
+    if dagster_db is not None:
+        shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        instance_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "postgres",
+                        "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db}
+    else:  # the embedded default: Dagster's SQLite storage
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        instance_env = {}
+    return {**base_env, **instance_env, "DAGSTER_HOME": str(home), "USERSNAP_API_URL": url,
+            "USERSNAP_JWT_ID": "demo-jwt-id", "USERSNAP_JWT_SECRET": "demo-jwt-secret-for-the-emulator-only",
+            "USERSNAP_IMPORT_HISTORY_START": first.isoformat(), "USERSNAP_WAREHOUSE_URL": warehouse,
+            "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
+
+
+def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS) -> dict:
+    port = free_port()
+    emulator = start_emulator(items, latency_ms, port)
     results: dict = {"items": items, "latency_ms": latency_ms, "concurrency": concurrency}
     databases: list[str] = []
     try:
-        for line in emulator.stdout:
-            if line.startswith("export USERSNAP_PROJECT_IDS"):
-                break
         url = f"http://127.0.0.1:{port}/v0.1"
-        today = datetime.now(timezone.utc).date()
-        first = today - timedelta(days=DAYS + 1)
+        first, today = import_window()
         window = ["--url", url, "--start", first.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -114,27 +147,18 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
         for target in [name.removeprefix("pipeline_") for name in contenders if name.startswith("pipeline_")]:
             home = work / f"home_{target}_{items}_{latency_ms:g}"
             home.mkdir()
-            instance_env = {}
+            dagster_db = None
             if target == "postgres":
                 # As deployed: Dagster's own storage on dagster-postgres (deploy/dagster.yaml), the
                 # warehouse in a separate database.
-                shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-                databases.append(fresh_database("bench_dagster"))
-                instance_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
-                                "DAGSTER_PG_USERNAME": "postgres", "DAGSTER_PG_PASSWORD": "",
-                                "DAGSTER_PG_DB": databases[-1]}
+                dagster_db = fresh_database("bench_dagster")
+                databases.append(dagster_db)
                 databases.append(fresh_database("bench_pipeline"))
                 warehouse = f"postgresql://postgres@127.0.0.1:5432/{databases[-1]}"
             else:  # the embedded default: Dagster's SQLite storage, SQLite warehouse
-                (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
                 warehouse = f"sqlite:///{work / f'warehouse_{items}_{latency_ms:g}.sqlite'}"
-            env = {**base_env, **instance_env, "DAGSTER_HOME": str(home), "USERSNAP_API_URL": url,
-                   "USERSNAP_JWT_ID": "demo-jwt-id", "USERSNAP_JWT_SECRET": "demo-jwt-secret-for-the-emulator-only",
-                   "USERSNAP_IMPORT_HISTORY_START": first.isoformat(), "USERSNAP_WAREHOUSE_URL": warehouse,
-                   "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
-            command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "usersnap_pipeline.definitions",
-                       "--select", SELECTION, "--partition-range", f"{first.isoformat()}...{today.isoformat()}"]
-            result = run(f"pipeline_{target}", command, env, port, work)
+            env = pipeline_env(base_env, home, url, first, warehouse, concurrency, dagster_db)
+            result = run(f"pipeline_{target}", pipeline_command(first, today), env, port, work)
             result["data_points"] = count_rows(warehouse.replace("postgresql://", "postgresql+psycopg2://"),
                                                "data_points")
             results[f"pipeline_{target}"] = result

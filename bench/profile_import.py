@@ -1,67 +1,104 @@
-"""Profile one import run in-process with pyinstrument: N items over 4 projects and 180 days, from an
-emulator in this process into a fresh PostgreSQL database (dropped afterwards), Dagster on a
-temporary instance. Prints the wall time and writes the profile to bench/results/profile_import_<N>.txt.
+"""Where the import's time goes. py-spy samples the README's CLI backfill, run exactly as
+bench/import_speed.py runs it (emulator process, Dagster on dagster-postgres, PostgreSQL warehouse),
+with --gil: each sample is a thread holding the interpreter, so the counts are the process's Python
+CPU time by function, over all threads (waits on sockets and the database are not in them).
 
     .venv/bin/python bench/profile_import.py --items 200000
+
+Writes bench/results/profile_import_<N>.txt: wall time, then the top functions, inclusive and self.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from collections import Counter
 from pathlib import Path
 
-import dagster as dg
-import sqlalchemy as sa
-from pyinstrument import Profiler
+from import_speed import (
+    drop_database,
+    free_port,
+    fresh_database,
+    import_window,
+    pipeline_command,
+    pipeline_env,
+    start_emulator,
+)
 
-from usersnap_pipeline.defs.code_location import IMPORT_JOB, build_definitions
-from usersnap_pipeline.defs.partitions import range_tags
-from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
-from usersnap_pipeline.settings import Settings
+RATE = 100  # samples per second
+RESULTS = Path(__file__).parent / "results"
+FRAME = re.compile(r"(?P<function>.*?) \((?P<file>.*?)(?::\d+)?\)$")
+# Frames every sample passes through (thread start-up, the CLI's wrappers): they say nothing.
+PLUMBING = ("threading.py", "concurrent/futures/", "click/", "<frozen runpy>", "dagster/_cli/",
+            "dagster/_core/decorator_utils.py", "dagster/_core/telemetry.py")
 
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-DAYS, PROJECTS = 180, 4
-END = datetime(2026, 6, 30, tzinfo=timezone.utc)
+
+def summarize(raw_path: Path, top: int) -> str:
+    """py-spy's raw (collapsed) stacks as seconds per function: inclusive and self."""
+    inclusive, own, total = Counter(), Counter(), 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        samples = int(count)
+        total += samples
+        names = []
+        for frame in stack.split(";")[1:]:  # the first frame is the thread
+            match = FRAME.match(frame)
+            source = match["file"].split("site-packages/")[-1].split(str(Path.cwd()) + "/")[-1] if match else ""
+            names.append(f"{match['function']} ({source})" if match else frame)
+        for name in set(names):
+            if not any(part in name for part in PLUMBING):
+                inclusive[name] += samples
+        if names:
+            own[names[-1]] += samples
+    lines = [f"{total / RATE:.1f} s of Python CPU sampled (all threads)", "", "inclusive:"]
+    lines += [f"{n / RATE:7.1f} s  {n / total:5.1%}  {name}" for name, n in inclusive.most_common(top)]
+    lines += ["", "self:"]
+    lines += [f"{n / RATE:7.1f} s  {n / total:5.1%}  {name}" for name, n in own.most_common(top)]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=200000)
+    parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
-    dataset = generate(seed=1, items=args.items, projects=PROJECTS, days=DAYS, end=END)
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    database = f"bench_profile_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    work = Path(tempfile.mkdtemp(prefix="profile-import-"))
+    port = free_port()
+    emulator = start_emulator(args.items, 0, port)
+    databases = [fresh_database("profile_dagster"), fresh_database("profile_pipeline")]
     try:
-        with Emulator(dataset) as api:
-            os.environ.update(USERSNAP_JWT_ID=DEFAULT_JWT_ID, USERSNAP_JWT_SECRET=DEFAULT_JWT_SECRET)
-            first = (END - timedelta(days=DAYS)).date()
-            defs = build_definitions(Settings(
-                api_url=api.base_url, project_ids=(), import_history_start=first,
-                warehouse_url=f"postgresql://postgres@127.0.0.1:5432/{database}", fetch_concurrency=args.concurrency))
-            profiler = Profiler(interval=0.005)
-            with dg.instance_for_test() as instance:
-                profiler.start()
-                started = time.perf_counter()
-                result = defs.resolve_job_def(IMPORT_JOB).execute_in_process(
-                    instance=instance, tags=range_tags(first.isoformat(), END.date().isoformat()),
-                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-                wall = time.perf_counter() - started
-                profiler.stop()
-        out = Path(__file__).parent / "results" / f"profile_import_{args.items}.txt"
-        out.write_text(profiler.output_text(unicode=False, color=False))
-        print(f"{args.items} items: {wall:.1f} s under the profiler, success={result.success}; profile: {out}")
+        first, last = import_window()
+        env = pipeline_env({**os.environ, "PYTHONUNBUFFERED": "1"}, work, f"http://127.0.0.1:{port}/v0.1", first,
+                           f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", args.concurrency, databases[0])
+        raw = work / "stacks.txt"
+        started = time.perf_counter()
+        with open(work / "run.log", "w") as log:
+            subprocess.run([spy, "record", "--gil", "-r", str(RATE), "-f", "raw", "-o", str(raw), "--",
+                            *pipeline_command(first, last)], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        wall = time.perf_counter() - started
+        report = f"{args.items} items, concurrency {args.concurrency}: {wall:.1f} s under py-spy\n\n" + \
+            summarize(raw, args.top) + "\n"
+        out = RESULTS / f"profile_import_{args.items}.txt"
+        out.write_text(report)
+        print(report)
+        print(f"written to {out}")
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        emulator.terminate()
+        emulator.wait(timeout=30)
+        for name in databases:
+            drop_database(name)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

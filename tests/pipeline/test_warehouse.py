@@ -7,7 +7,6 @@ import psycopg2
 import pytest
 
 from tests.conftest import reset_postgres
-
 from usersnap_pipeline.steps.report import tables_of
 from usersnap_pipeline.transform.normalize import normalize_items
 from usersnap_pipeline.transform.raw import raw_row

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from contextlib import contextmanager
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 
 from ..transform.normalize import NormalizedBatch, normalize_items

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import threading
 import time
@@ -24,7 +25,7 @@ from . import schema
 
 log = logging.getLogger(__name__)
 
-_IDS_PER_CHUNK = 5000  # x 3 tables in one lookup: within SQLite's 32,766 parameters
+_IDS_PER_CHUNK = 5000  # ids per statement: a bounded size for any database
 _ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
@@ -141,11 +142,11 @@ class Warehouse:
         return sorted(found)
 
     def _id_in(self, column: sa.Column, ids: list[str]) -> sa.ColumnElement[bool]:
-        # On PostgreSQL one array parameter: rendering hundreds of IN parameters per statement cost
-        # more than the lookup. SQLite has no arrays; chunks keep its IN lists within 32,766 parameters.
+        # One parameter holding every id: rendering hundreds of IN parameters per statement cost more
+        # than the lookup. PostgreSQL takes an array; SQLite a JSON array, read back with json_each.
         if self.dialect == "postgresql":
             return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Text)))
-        return column.in_(list(ids))
+        return column.in_(sa.select(sa.column("value")).select_from(sa.func.json_each(json.dumps(list(ids)))))
 
     def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
         """Replace one project's rows of an unpartitioned table in one transaction."""
