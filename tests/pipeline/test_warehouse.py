@@ -129,11 +129,11 @@ def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
         day = date(2026, 6, 1)
         _write(warehouse, "p1", day, [_raw(f"id-{n}", day) for n in range(300)])
         warehouse.dispose()  # a backend reports its table counters when it ends
-        assert warehouse.refresh_statistics(schema.LAYERS) == ["raw_feedback"]
+        assert warehouse.refresh_statistics(schema.PARTITIONED_TABLES) == ["raw_feedback"]
         warehouse.dispose()
-        assert warehouse.refresh_statistics(schema.LAYERS) == []  # nothing changed since
+        assert warehouse.refresh_statistics(schema.PARTITIONED_TABLES) == []  # nothing changed since
         _write(warehouse, "p1", day, [_raw(f"id-{n}", day) for n in range(305)], version=NOW + timedelta(seconds=1))
         warehouse.dispose()
-        assert warehouse.refresh_statistics(schema.LAYERS) == ["raw_feedback"]  # 300 deleted + 305 inserted
+        assert warehouse.refresh_statistics(schema.PARTITIONED_TABLES) == ["raw_feedback"]  # 300 deleted + 305 inserted
     finally:
         warehouse.dispose()

@@ -10,7 +10,7 @@ from ..steps.import_window import import_window
 from ..steps.normalize_raw import normalize_window
 from ..steps.projects import resolve_projects, select_projects
 from ..steps.report import ImportReport
-from ..warehouse.schema import LAYERS, NORMALIZED_TABLES
+from ..warehouse.schema import NORMALIZED_TABLES, PARTITIONED_TABLES
 from .metadata import markdown_preview
 from .partitions import window_days
 from .resources import UsersnapResource, WarehouseResource
@@ -74,7 +74,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
             else:
                 projects = select_projects(configured_projects or store.raw_project_ids(), config.project_ids)
                 report = normalize_window(store, projects, start, end)
-            analyzed = store.refresh_statistics(LAYERS)
+            analyzed = store.refresh_statistics(PARTITIONED_TABLES)
         if analyzed:
             context.log.info(f"statistics refreshed for {', '.join(analyzed)}")
         if fetch:

@@ -203,6 +203,7 @@ for _table, _row_type in ROW_TYPES.items():
 
 # Which layer each partitioned table belongs to: partition_state versions the writes per layer.
 LAYERS: dict[sa.Table, str] = {raw_feedback: "raw", **{table: "normalized" for table in NORMALIZED_TABLES}}
+PARTITIONED_TABLES = tuple(LAYERS)
 # Every item with rows in a partition has a row in one of these there: the other tables' rows are
 # written with its data point.
 ID_TABLES = (raw_feedback, data_points, rejected_feedback)

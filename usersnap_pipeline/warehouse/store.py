@@ -95,7 +95,7 @@ class Warehouse:
             # from every table, so no layer ever holds it twice.
             moved = self._ids_elsewhere(conn, ids, project_id, day)
             for chunk in _chunks(moved):
-                for table in schema.LAYERS:
+                for table in schema.PARTITIONED_TABLES:
                     conn.execute(table.delete().where(self._id_in(table.c.feedback_id, chunk),
                                                       sa.or_(table.c.project_id != project_id,
                                                              table.c.partition_date != day)))
