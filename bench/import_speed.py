@@ -102,7 +102,7 @@ def start_emulator(items: int, latency_ms: float, port: int) -> subprocess.Popen
     return emulator
 
 
-def import_window() -> tuple:
+def history_window() -> tuple:
     """The partitions the pipeline imports: DAYS + 1 days up to today (UTC), as the emulator generated them."""
     today = datetime.now(timezone.utc).date()
     return today - timedelta(days=DAYS + 1), today
@@ -137,7 +137,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
     databases: list[str] = []
     try:
         url = f"http://127.0.0.1:{port}/v0.1"
-        first, today = import_window()
+        first, today = history_window()
         window = ["--url", url, "--start", first.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 

@@ -25,7 +25,7 @@ from import_speed import (
     drop_database,
     free_port,
     fresh_database,
-    import_window,
+    history_window,
     pipeline_command,
     pipeline_env,
     start_emulator,
@@ -78,7 +78,7 @@ def main() -> None:
     emulator = start_emulator(args.items, 0, port)
     databases = [fresh_database("profile_dagster"), fresh_database("profile_pipeline")]
     try:
-        first, last = import_window()
+        first, last = history_window()
         env = pipeline_env({**os.environ, "PYTHONUNBUFFERED": "1"}, work, f"http://127.0.0.1:{port}/v0.1", first,
                            f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", args.concurrency, databases[0])
         raw = work / "stacks.txt"

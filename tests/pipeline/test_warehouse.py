@@ -7,7 +7,6 @@ import psycopg2
 import pytest
 
 from tests.conftest import reset_postgres
-from usersnap_pipeline.steps.report import tables_of
 from usersnap_pipeline.transform.normalize import normalize_items
 from usersnap_pipeline.transform.raw import raw_row
 from usersnap_pipeline.warehouse import Warehouse, schema
@@ -82,7 +81,7 @@ def _with_data_points(day, *feedback_ids, project="p1"):
     raw = [raw_row(item, project_id=project, partition_date=day, fetched_at=NOW) for item in items]
     batch = normalize_items([(row.feedback_id, item) for row, item in zip(raw, items)], project_id=project,
                             partition_date=day)
-    return {schema.raw_feedback: raw, **tables_of(batch)}
+    return {schema.raw_feedback: raw, **schema.normalized_rows(batch)}
 
 
 def _where(warehouse, table):

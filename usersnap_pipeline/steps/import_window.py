@@ -21,9 +21,9 @@ from ..transform.normalize import NormalizedBatch, normalize_items
 from ..transform.raw import raw_row
 from ..usersnap import UsersnapClient, created_at_window
 from ..warehouse import Warehouse
-from ..warehouse.schema import raw_feedback
+from ..warehouse.schema import normalized_rows, raw_feedback
 from .days import day_bounds, days_between
-from .report import ImportReport, tables_of
+from .report import ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
     """Fetch every (project, day) of ``[start, end)`` into the raw layer and, with ``normalize``, into
     the data point tables in the same transaction."""
     units = [(project_id, day) for day in days_between(start, end) for project_id in project_ids]
-    report = ImportReport(days=len(set(day for _, day in units)))
+    report = ImportReport(days=(end - start).days)
 
     def import_unit(unit: tuple[str, date]) -> None:
         project_id, day = unit
@@ -49,7 +49,7 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
             if batch is not None:
                 normalize_items([(row.feedback_id, item) for row, item in zip(rows, page.items, strict=True)],
                                 project_id=project_id, partition_date=day, into=batch)
-        tables: dict = {raw_feedback: raw_rows, **(tables_of(batch) if batch is not None else {})}
+        tables: dict = {raw_feedback: raw_rows, **(normalized_rows(batch) if batch is not None else {})}
         if not warehouse.replace_partition(project_id, day, tables, version=fetched_at,
                                            feedback_ids=(row.feedback_id for row in raw_rows)):
             log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)

@@ -9,8 +9,9 @@ from datetime import date, datetime, timezone
 
 from ..transform.normalize import normalize_items
 from ..warehouse import Warehouse
+from ..warehouse.schema import normalized_rows
 from .days import days_between
-from .report import ImportReport, tables_of
+from .report import ImportReport
 
 _NEVER_FETCHED = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -23,7 +24,7 @@ def normalize_window(warehouse: Warehouse, project_ids: Sequence[str], start: da
             version = warehouse.partition_version(project_id, day, "raw") or _NEVER_FETCHED
             items = [(key, json.loads(text)) for key, text in warehouse.read_raw(project_id, day)]
             batch = normalize_items(items, project_id=project_id, partition_date=day)
-            warehouse.replace_partition(project_id, day, tables_of(batch), version=version,
+            warehouse.replace_partition(project_id, day, normalized_rows(batch), version=version,
                                         feedback_ids=(key for key, _ in items))
             report.add_normalized(project_id, batch)
     return report

@@ -39,7 +39,7 @@ class ImportReport:
 
     def add_normalized(self, project_id: str, batch: NormalizedBatch) -> None:
         with self._lock:
-            for table, rows in tables_of(batch).items():
+            for table, rows in schema.normalized_rows(batch).items():
                 self.rows[table.name] += len(rows)
             self.data_points_per_project[project_id] += len(batch.data_points)
             self.rejected_reasons.update(r.reason for r in batch.rejected)
@@ -47,14 +47,3 @@ class ImportReport:
             if room > 0:
                 self.sample.extend(batch.data_points[:room])
 
-
-def tables_of(batch: NormalizedBatch) -> dict:
-    """The normalized rows of a batch, by the table they go to."""
-    return {
-        schema.data_points: batch.data_points,
-        schema.data_point_messages: batch.messages,
-        schema.data_point_fields: batch.fields,
-        schema.data_point_labels: batch.labels,
-        schema.data_point_custom_data: batch.custom_data,
-        schema.rejected_feedback: batch.rejected,
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..transform.normalize import CustomDatum, DataPoint, Field, Label, Message, Rejected
+from ..transform.normalize import CustomDatum, DataPoint, Field, Label, Message, NormalizedBatch, Rejected
 from ..transform.raw import RawFeedback
 
 metadata = sa.MetaData()
@@ -204,6 +204,18 @@ for _table, _row_type in ROW_TYPES.items():
 # Which layer each partitioned table belongs to: partition_state versions the writes per layer.
 LAYERS: dict[sa.Table, str] = {raw_feedback: "raw", **{table: "normalized" for table in NORMALIZED_TABLES}}
 PARTITIONED_TABLES = tuple(LAYERS)
+
+
+def normalized_rows(batch: NormalizedBatch) -> dict[sa.Table, list]:
+    """The rows of a normalized batch, by the table they go to."""
+    return {
+        data_points: batch.data_points,
+        data_point_messages: batch.messages,
+        data_point_fields: batch.fields,
+        data_point_labels: batch.labels,
+        data_point_custom_data: batch.custom_data,
+        rejected_feedback: batch.rejected,
+    }
 # Every item with rows in a partition has a row in one of these there: the other tables' rows are
 # written with its data point.
 ID_TABLES = (raw_feedback, data_points, rejected_feedback)
