@@ -6,10 +6,11 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2
 import pytest
 
-from tests.conftest import reset_postgres
-from usersnap_pipeline.transform.normalize import normalize_items
+from tests.conftest import reset_postgres, utc
+from usersnap_pipeline.transform.normalize import DataPoint, Field, normalize_items
 from usersnap_pipeline.transform.raw import raw_row
 from usersnap_pipeline.warehouse import Warehouse, schema
+from usersnap_pipeline.warehouse.store import read_date
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -44,6 +45,35 @@ def test_replace_is_exact_and_text_survives_bulk_loading(warehouse):
     assert _ids(warehouse) == [("b", day), ("c", day)]
     stored = next(warehouse.rows(schema.raw_feedback))
     assert stored["item_json"] == _raw("b", day).item_json
+
+
+def test_every_column_type_and_awkward_text_survive_bulk_loading(warehouse):
+    """COPY text on PostgreSQL, executemany on SQLite: what is read back is exactly what was written."""
+    day = date(2026, 6, 1)
+    awkward = ["tab\tand\nnewline\r\n", "carriage\rreturn", "back\\slash \\N \\t", "\\N", "", " ", "☃ ü 𝄞", "a\x01b"]
+    points = [DataPoint(f"id-{index}", "p1", day, feedback_number=index, created_at=NOW + timedelta(microseconds=index),
+                        updated_at=None if index % 2 else NOW, status=text, priority=None, rating=index / 3,
+                        rating_scale=None, submitter_email=text, assignee_id=None, title=text, text=text,
+                        source_url=None, screenshot_url=None, page_url=None, browser=None, os=None, country=None,
+                        city=None, is_demo=bool(index % 2))
+              for index, text in enumerate(awkward)]
+    fields = [Field(point.feedback_id, "p1", day, 0, "label\t", "number", None, 2.0 ** 60 + 0.5, None)
+              for point in points[:1]] + [Field(points[1].feedback_id, "p1", day, 0, "b", "boolean", None, None, False)]
+    rows = {schema.raw_feedback: [_raw(point.feedback_id, day) for point in points], schema.data_points: points,
+            schema.data_point_fields: fields}
+    assert warehouse.replace_partition("p1", day, rows, version=NOW, feedback_ids=[p.feedback_id for p in points])
+
+    def read(table):
+        return sorted(tuple(_plain(value) for value in row.values()) for row in warehouse.rows(table))
+    for table, written in rows.items():
+        assert read(table) == sorted(tuple(_plain(value) for value in row) for row in written), table.name
+
+
+def _plain(value):
+    """A value as comparable across databases: SQLite gives naive UTC timestamps and text dates."""
+    if isinstance(value, datetime):
+        return utc(value)
+    return read_date(value) if isinstance(value, str) and len(value) == 10 and value[4] == "-" else value
 
 
 def test_an_item_that_moved_partition_is_never_there_twice(warehouse):

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from . import schema
+from .copy_text import copy_data
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,14 @@ class Warehouse:
             written_before = self._claim(conn, project_id, day, layers, version, counts)
             if written_before is None:
                 return False
-            # An item lives in one partition: if any of these ids has rows in another (it moved), they go,
-            # from every table, so no layer ever holds it twice.
-            moved = self._ids_elsewhere(conn, ids, project_id, day)
-            for chunk in _chunks(moved):
-                for table in schema.PARTITIONED_TABLES:
-                    conn.execute(table.delete().where(self._id_in(table.c.feedback_id, chunk),
-                                                      sa.or_(table.c.project_id != project_id,
-                                                             table.c.partition_date != day)))
+            # An item lives in one partition: if any of these ids has rows in another (it moved), they go
+            # from there, from every table, so no layer ever holds it twice.
+            for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
+                for chunk in _chunks(moved):
+                    for table in schema.PARTITIONED_TABLES:
+                        conn.execute(table.delete().where(table.c.project_id == old_project,
+                                                          table.c.partition_date == old_day,
+                                                          self._id_in(table.c.feedback_id, chunk)))
             for table, table_rows in rows.items():
                 # A layer never written for this partition has no rows in it: nothing to delete.
                 if schema.LAYERS[table] in written_before:
@@ -129,17 +130,20 @@ class Warehouse:
         conn.execute(state.update().where(*_state_key(project_id, day)).values(**versions, **counts))
         return {layer for layer, value in zip(layers, stored, strict=True) if value is not None}
 
-    def _ids_elsewhere(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> list[str]:
-        """Which of ``ids`` have rows in another partition (an item that moved): one query, usually
-        answered with nothing. Every id with rows in a partition has one in ``schema.ID_TABLES`` there."""
-        found: set[str] = set()
+    def _ids_elsewhere(self, conn: sa.Connection, ids: list[str], project_id: str,
+                       day: date) -> dict[tuple[str, date], list[str]]:
+        """Which of ``ids`` have rows in another partition (items that moved), by that partition: one
+        query, usually answered with nothing. Every id with rows in a partition has one in
+        ``schema.ID_TABLES`` there."""
+        found: dict[tuple[str, date], set[str]] = {}
         for chunk in _chunks(ids):
-            lookups = [sa.select(table.c.feedback_id).where(self._id_in(table.c.feedback_id, chunk),
-                                                            sa.or_(table.c.project_id != project_id,
-                                                                   table.c.partition_date != day))
+            lookups = [sa.select(table.c.project_id, table.c.partition_date, table.c.feedback_id)
+                       .where(self._id_in(table.c.feedback_id, chunk),
+                              sa.or_(table.c.project_id != project_id, table.c.partition_date != day))
                        for table in schema.ID_TABLES]
-            found.update(conn.execute(sa.union(*lookups)).scalars())
-        return sorted(found)
+            for old_project, old_day, feedback_id in conn.execute(sa.union(*lookups)):
+                found.setdefault((old_project, read_date(old_day)), set()).add(feedback_id)
+        return {partition: sorted(moved) for partition, moved in sorted(found.items())}
 
     def _id_in(self, column: sa.Column, ids: list[str]) -> sa.ColumnElement[bool]:
         # One parameter holding every id: rendering hundreds of IN parameters per statement cost more
@@ -204,9 +208,7 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         try:
             if self.dialect == "postgresql":
-                # UTF-8 bytes line by line: a str holding one character beyond Latin-1 takes 4 bytes
-                # per character, and the table's text would be several times its size.
-                data = b"".join([_copy_line(row).encode() for row in rows])
+                data = copy_data(table, rows)
                 quoted = ", ".join(f'"{c}"' for c in columns)
                 # One read of the whole buffer: psycopg2 reads 8 kB at a time by default, and each read
                 # waits for the GIL behind the other import threads (a convoy: most of the load time).
@@ -341,26 +343,3 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    # Most values need no escaping; checking is several times cheaper than translating.
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
-
-
-def _copy_line(row: tuple) -> str:
-    return "\t".join(map(_copy_field, row)) + "\n"
