@@ -19,6 +19,9 @@ TITLE_LABEL = re.compile(r"^\s*(title|subject|summary|headline)\s*$", re.IGNOREC
 NPS_LABEL = re.compile(r"recommend|likely|nps", re.IGNORECASE)
 THUMBS_LABEL = re.compile(r"helpful|thumb|useful", re.IGNORECASE)
 TITLE_LENGTH = 120
+# What json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) writes, without building an
+# encoder per call (one per custom data value).
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 
 
 class DataPoint(NamedTuple):
@@ -202,14 +205,15 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def clean_text(value: Any) -> str | None:
     """Text safe for any database: NUL removed, lone surrogates replaced; non-text values as text."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        value = str(value)
-    elif not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if type(value) is not str:  # most values are: one check for them
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        elif not isinstance(value, str):
+            value = _JSON.encode(value)
     if "\x00" in value:
         value = value.replace("\x00", "")
     if not value.isascii():  # only non-ASCII text can hold a lone surrogate
@@ -246,8 +250,7 @@ def flatten_custom_data(data: Any) -> list[tuple[str, str]]:
 
 
 def _json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return clean_text(text) or "null"
+    return clean_text(_JSON.encode(value)) or "null"
 
 
 def _ordered_inputs(value: Any) -> list[tuple[int, dict[str, Any]]]:
