@@ -60,14 +60,20 @@ def test_cli_range_backfill_is_one_run_on_dagster_postgres(pipeline_emulator, po
         assert ids == {item["feedback_id"] for item in pipeline_emulator.store.items()}
     finally:
         warehouse.dispose()
-    # The run was recorded in Dagster's own Postgres database, as one run for the whole range.
+    # The run was recorded in Dagster's own Postgres database, as one run for the whole range, and
+    # every day of both assets is materialized there (the code location turns on batched event writes).
     engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dagster_db}")
     try:
         with engine.connect() as conn:
             runs = conn.execute(sa.text("SELECT status FROM runs")).scalars().all()
+            materialized = conn.execute(sa.text(
+                "SELECT asset_key, count(DISTINCT partition) FROM event_logs "
+                "WHERE dagster_event_type = 'ASSET_MATERIALIZATION' GROUP BY asset_key")).all()
     finally:
         engine.dispose()
     assert runs == ["SUCCESS"]
+    days = (ANCHOR.date() - FIRST_DAY).days + 1
+    assert sorted(materialized) == [('["data_points"]', days), ('["raw_feedback"]', days)]
 
 
 def _partition_state(warehouse):
