@@ -137,6 +137,26 @@ def test_an_item_that_moved_leaves_every_table_of_its_old_partition(warehouse):
     assert state[second]["raw_rows"] == 1 and state[second]["data_points"] == 1
 
 
+def test_a_re_normalization_never_takes_an_item_back_from_where_it_moved(warehouse):
+    """Data points alone (re-normalized from raw rows read earlier) are written only for items whose raw
+    row is still in that partition: the stale rows of an item that moved since are dropped, and the
+    item's raw row and data point where it went stay."""
+    first, second = date(2026, 6, 1), date(2026, 6, 2)
+    assert warehouse.replace_partition("p1", first, _with_data_points(first, "a", "b"), version=NOW,
+                                       feedback_ids=["a", "b"])
+    stale = _with_data_points(first, "a", "b")  # as re-normalized from the raw rows read now
+    del stale[schema.raw_feedback]
+    later = NOW + timedelta(minutes=1)
+    assert warehouse.replace_partition("p1", second, _with_data_points(second, "a"), version=later,
+                                       feedback_ids=["a"])
+    assert warehouse.replace_partition("p1", first, stale, version=NOW, feedback_ids=["a", "b"])
+    assert _where(warehouse, schema.raw_feedback) == [("a", second), ("b", first)]
+    assert _where(warehouse, schema.data_points) == [("a", second), ("b", first)]
+    assert _where(warehouse, schema.data_point_messages) == [("a", second), ("b", first)]
+    state = {r["partition_date"]: r["data_points"] for r in warehouse.rows(schema.partition_state)}
+    assert state == {first: 1, second: 1}
+
+
 def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(warehouse):
     day = date(2026, 6, 1)
     assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])

@@ -93,15 +93,21 @@ class Warehouse:
             written_before = self._claim(conn, project_id, day, layers, version, counts)
             if written_before is None:
                 return False
-            # An item lives in one partition: if any of these ids has rows in another (it moved), they go
-            # from there, from every table, so no layer ever holds it twice.
-            for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
-                for chunk in _chunks(moved):
-                    for table in schema.PARTITIONED_TABLES:
-                        conn.execute(table.delete().where(table.c.project_id == old_project,
-                                                          table.c.partition_date == old_day,
-                                                          self._id_in(table.c.feedback_id)),
-                                     {"ids": self._ids_value(chunk)})
+            if schema.raw_feedback in rows:
+                # An item lives in one partition: if any of these ids has rows in another (it moved), they
+                # go from there, from every table, so no layer ever holds it twice.
+                for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
+                    for chunk in _chunks(moved):
+                        for table in schema.PARTITIONED_TABLES:
+                            conn.execute(table.delete().where(table.c.project_id == old_project,
+                                                              table.c.partition_date == old_day,
+                                                              self._id_in(table.c.feedback_id)),
+                                         {"ids": self._ids_value(chunk)})
+            else:
+                # Data point rows alone (a re-normalization) follow the raw layer, which says where an
+                # item lives: only items whose raw row is here now are written. One that moved since its
+                # raw row was read keeps its rows where it went.
+                rows = self._only_items_here(conn, rows, ids, project_id, day)
             for table, table_rows in rows.items():
                 # A layer never written for this partition has no rows in it: nothing to delete.
                 if schema.LAYERS[table] in written_before:
@@ -110,6 +116,26 @@ class Warehouse:
                 if table_rows:
                     self._bulk_insert(conn, table, table_rows)
         return True
+
+    def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: list[str],
+                         project_id: str, day: date) -> dict[sa.Table, Sequence[tuple]]:
+        """``rows`` without those of items whose raw row is not in this partition. The raw rows kept
+        are locked until commit: a write moving one of them elsewhere waits, then removes these rows too."""
+        raw = schema.raw_feedback
+        here: set[str] = set()
+        for chunk in _chunks(ids):
+            query = (sa.select(raw.c.feedback_id)
+                     .where(raw.c.project_id == project_id, raw.c.partition_date == day,
+                            self._id_in(raw.c.feedback_id))
+                     .with_for_update(read=True))
+            here.update(conn.execute(query, {"ids": self._ids_value(chunk)}).scalars())
+        if here.issuperset(ids):
+            return rows
+        kept = {table: [row for row in table_rows if row[0] in here] for table, table_rows in rows.items()}
+        if schema.data_points in kept:
+            conn.execute(schema.partition_state.update().where(*_state_key(project_id, day))
+                         .values(data_points=len(kept[schema.data_points])))
+        return kept
 
     def _claim(self, conn: sa.Connection, project_id: str, day: date, layers: list[str], version: datetime,
                counts: dict[str, int]) -> set[str] | None:
