@@ -23,8 +23,10 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
                  inst_data=None, token_provider=None):
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         self._engine.dispose()
+        # One connection kept; connections beyond it (events stored concurrently, as in the daemon's
+        # threads) are opened and closed as before, never waited for.
         self._engine = create_pg_engine(postgres_url, token_provider, isolation_level="AUTOCOMMIT", pool_size=1,
-                                        max_overflow=4, pool_pre_ping=True, pool_recycle=3600)
+                                        max_overflow=-1, pool_pre_ping=True, pool_recycle=3600)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value: Mapping[str, Any]) -> "PooledPostgresEventLogStorage":

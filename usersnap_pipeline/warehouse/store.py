@@ -131,6 +131,7 @@ class Warehouse:
             here.update(conn.execute(query, {"ids": self._ids_value(chunk)}).scalars())
         if here.issuperset(ids):
             return rows
+        # feedback_id is the first column of every partitioned table (schema._partitioned).
         kept = {table: [row for row in table_rows if row[0] in here] for table, table_rows in rows.items()}
         if schema.data_points in kept:
             conn.execute(schema.partition_state.update().where(*_state_key(project_id, day))
