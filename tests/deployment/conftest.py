@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from dagster_graphql import DagsterGraphQLClient
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, deployed_dagster_home
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.warehouse import Warehouse
 
@@ -152,8 +152,6 @@ def deployment(postgres_databases):
     LOGS.mkdir(parents=True, exist_ok=True)
     home = LOGS / "dagster_home"
     shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     dagster_db, warehouse_db = postgres_databases("dagster"), postgres_databases("e2e_warehouse")
 
     now = datetime.now(timezone.utc)
@@ -163,9 +161,7 @@ def deployment(postgres_databases):
         warehouse_url = f"postgresql://postgres@127.0.0.1:5432/{warehouse_db}"
         env = {
             **os.environ,
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "postgres",
-            "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db,
+            **deployed_dagster_home(home, dagster_db),
             "USERSNAP_API_URL": emulator.base_url,
             "USERSNAP_JWT_ID": DEFAULT_JWT_ID, "USERSNAP_JWT_SECRET": DEFAULT_JWT_SECRET,
             "USERSNAP_IMPORT_HISTORY_START": first_day.isoformat(),

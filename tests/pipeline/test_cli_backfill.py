@@ -5,26 +5,23 @@ and a run killed mid-backfill leaves no partial partition."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ANCHOR
+from tests.conftest import ANCHOR, deployed_dagster_home
 from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.warehouse import Warehouse, schema
 
 pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
 
-ROOT = Path(__file__).resolve().parents[2]
 SELECTION = "raw_feedback,data_points"
 
 
@@ -45,11 +42,7 @@ def test_cli_range_backfill_is_one_run_on_dagster_postgres(pipeline_emulator, po
     dagster_db = postgres_databases("dagster")
     warehouse_url = f"postgresql://postgres@127.0.0.1:5432/{postgres_databases('cli_warehouse')}"
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    env = _environment(pipeline_emulator.base_url, warehouse_url, home, DAGSTER_PG_HOST="127.0.0.1",
-                       DAGSTER_PG_PORT="5432", DAGSTER_PG_USERNAME="postgres", DAGSTER_PG_PASSWORD="",
-                       DAGSTER_PG_DB=dagster_db)
+    env = _environment(pipeline_emulator.base_url, warehouse_url, home, **deployed_dagster_home(home, dagster_db))
     done = subprocess.run(_backfill_command(FIRST_DAY, ANCHOR.date()), cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,36 +1,29 @@
 """Dagster's storage as deployed (deploy/dagster.yaml): the event log keeps its connection instead of
 opening fresh ones for every event, and survives the server dropping it."""
 
-import shutil
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import PG_ADMIN_URL, deployed_dagster_home
 from usersnap_pipeline.instance.event_log import PooledPostgresEventLogStorage
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-
-
 @pytest.fixture
 def deployed_instance(postgres_databases, tmp_path, monkeypatch):
     database = postgres_databases("dagster_storage")
-    for name, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "postgres",
-                        "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": database}.items():
+    for name, value in deployed_dagster_home(tmp_path, database).items():
         monkeypatch.setenv(name, value)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         yield instance, database
 
 
 def _sessions(database: str) -> int:
     """Connections ever opened to ``database`` (PostgreSQL's own count)."""
-    admin = sa.create_engine(ADMIN)
+    admin = sa.create_engine(PG_ADMIN_URL)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
@@ -65,7 +58,7 @@ def test_the_event_log_reuses_its_connection(deployed_instance):
 def test_a_dropped_connection_costs_a_reconnect_not_an_event(deployed_instance):
     instance, database = deployed_instance
     _materialize(instance, 1)
-    admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             dropped = conn.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ANCHOR, materializations
+from tests.conftest import ANCHOR, PG_ADMIN_URL, materializations
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
@@ -86,7 +86,7 @@ def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emula
     reset_postgres(postgres_url)
     pipeline = Pipeline(pipeline_emulator.base_url, postgres_url)
     database = sa.make_url(postgres_url).database
-    admin = sa.create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     pipeline_emulator.faults.configure(latency=0.01)
     killed, run_over = [], threading.Event()
 

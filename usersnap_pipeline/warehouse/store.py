@@ -94,15 +94,7 @@ class Warehouse:
             if written_before is None:
                 return False
             if schema.raw_feedback in rows:
-                # An item lives in one partition: if any of these ids has rows in another (it moved), they
-                # go from there, from every table, so no layer ever holds it twice.
-                for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
-                    for chunk in _chunks(moved):
-                        for table in schema.PARTITIONED_TABLES:
-                            conn.execute(table.delete().where(table.c.project_id == old_project,
-                                                              table.c.partition_date == old_day,
-                                                              self._id_in(table.c.feedback_id)),
-                                         {"ids": self._ids_value(chunk)})
+                self._delete_moved(conn, ids, project_id, day)
             else:
                 # Data point rows alone (a re-normalization) follow the raw layer, which says where an
                 # item lives: only items whose raw row is here now are written. One that moved since its
@@ -116,6 +108,17 @@ class Warehouse:
                 if table_rows:
                     self._bulk_insert(conn, table, table_rows)
         return True
+
+    def _delete_moved(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> None:
+        """An item lives in one partition: if any of ``ids`` has rows in another (it moved), they go from
+        there, from every table, so no layer ever holds it twice."""
+        for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
+            for chunk in _chunks(moved):
+                for table in schema.PARTITIONED_TABLES:
+                    conn.execute(table.delete().where(table.c.project_id == old_project,
+                                                      table.c.partition_date == old_day,
+                                                      self._id_in(table.c.feedback_id)),
+                                 {"ids": self._ids_value(chunk)})
 
     def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: list[str],
                          project_id: str, day: date) -> dict[sa.Table, Sequence[tuple]]:
