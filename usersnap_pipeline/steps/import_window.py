@@ -43,8 +43,9 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         batch = NormalizedBatch() if normalize else None
         # Page by page: the parsed items (the bulk of the memory) are dropped as soon as they are rows.
         for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
-            rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at)
-                    for item in page.items]
+            texts = page.item_texts or [None] * len(page.items)
+            rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+                    for item, text in zip(page.items, texts, strict=True)]
             raw_rows.extend(rows)
             if batch is not None:
                 normalize_items([(row.feedback_id, item) for row, item in zip(rows, page.items, strict=True)],

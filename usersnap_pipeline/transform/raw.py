@@ -32,13 +32,17 @@ def item_json(item: Any) -> str:
         return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
 
 
-def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime) -> RawFeedback:
+def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime,
+            text: str | None = None) -> RawFeedback:
     """Every item is kept, even one the normalizer will reject: the raw layer loses nothing.
+
+    ``text`` is the item's JSON as the API sent it, when the client has it; else the item is encoded.
 
     An item without a usable ``feedback_id`` is keyed by a hash of its JSON, so it still has a
     stable identity to be reported (and re-normalized) by.
     """
-    text = item_json(item)
+    if text is None:
+        text = item_json(item)
     fields = item if isinstance(item, dict) else {}
     key = fields.get("feedback_id")
     if not isinstance(key, str) or not key.strip():
