@@ -142,45 +142,50 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     key = (feedback_id, project_id, partition_date)
 
     inputs = _ordered_inputs(item.get("ordered_inputs"))
-    messages, fields, rating, rating_scale, title = [], [], None, None, None
+    messages, fields, texts, rating, rating_scale, title = [], [], [], None, None, None
     for position, entry in inputs:
         label = clean_text(entry.get("label")) or f"Field {position + 1}"
         kind, text_value, number_value, boolean_value = _typed_value(entry)
         if kind is None:
             continue  # an empty input is not part of the conversation
         fields.append(Field(*key, position, label, kind, text_value, number_value, boolean_value))
-        messages.append(Message(*key, position, label, _message_text(kind, text_value, number_value, boolean_value)))
-        if kind == "number" and rating is None:
+        message = _message_text(kind, text_value, number_value, boolean_value)
+        messages.append(Message(*key, position, label, message))
+        if kind == "text":
+            texts.append(message)
+            if title is None and TITLE_LABEL.match(label):
+                title = text_value
+        elif kind == "number" and rating is None:
             rating, rating_scale = number_value, _rating_scale(label, number_value)
-        if kind == "text" and title is None and TITLE_LABEL.match(label):
-            title = text_value
 
-    texts = [m.text for m, f in zip(messages, fields, strict=True) if f.field_type == "text"]
     if title is None and texts:
         title = texts[0].split("\n", 1)[0][:TITLE_LENGTH]
-    client = item.get("client") if isinstance(item.get("client"), dict) else {}
-    screenshot = item.get("screenshot") if isinstance(item.get("screenshot"), dict) else {}
+    client = item.get("client")
+    if not isinstance(client, dict):
+        client = {}
+    screenshot = item.get("screenshot")
+    # Positional, in DataPoint's field order: keyword arguments cost a third of building the row.
     data_point = DataPoint(
         *key,
-        feedback_number=_as_int(item.get("feedback_number")),
-        created_at=created_at,
-        updated_at=parse_timestamp(item.get("updated_at")),
-        status=clean_text(item.get("status_type")),
-        priority=clean_text(item.get("priority")),
-        rating=rating,
-        rating_scale=rating_scale,
-        submitter_email=clean_text(item.get("email")),
-        assignee_id=clean_text(item.get("assignee_id")),
-        title=title,
-        text="\n".join(texts),
-        source_url=clean_text(item.get("public_link")),
-        screenshot_url=clean_text(screenshot.get("annotated_image_url")),
-        page_url=clean_text(client.get("url")),
-        browser=clean_text(client.get("browser_full_name") or client.get("browser_name")),
-        os=clean_text(client.get("browser_os")),
-        country=clean_text(client.get("country_name")),
-        city=clean_text(client.get("city_name")),
-        is_demo=item.get("is_demo") is True,
+        _as_int(item.get("feedback_number")),
+        created_at,
+        parse_timestamp(item.get("updated_at")),
+        clean_text(item.get("status_type")),
+        clean_text(item.get("priority")),
+        rating,
+        rating_scale,
+        clean_text(item.get("email")),
+        clean_text(item.get("assignee_id")),
+        title,
+        "\n".join(texts),
+        clean_text(item.get("public_link")),
+        clean_text(screenshot.get("annotated_image_url")) if isinstance(screenshot, dict) else None,
+        clean_text(client.get("url")),
+        clean_text(client.get("browser_full_name") or client.get("browser_name")),
+        clean_text(client.get("browser_os")),
+        clean_text(client.get("country_name")),
+        clean_text(client.get("city_name")),
+        item.get("is_demo") is True,
     )
     labels = _labels(key, item.get("labels"))
     custom_data = [CustomDatum(*key, path, value) for path, value in flatten_custom_data(item.get("custom_data"))]
@@ -192,14 +197,20 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
+    if type(value) is not str:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        # Python 3.11 reads the API's form ("...T03:52:51.242475Z") as it is: no copies of the text.
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        return None
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if moment.tzinfo is timezone.utc:
+        return moment
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
 
 
