@@ -4,6 +4,7 @@ import sqlite3
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg2
+import sqlalchemy as sa
 import pytest
 
 from tests.conftest import reset_postgres, utc
@@ -184,5 +185,27 @@ def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
         _write(warehouse, "p1", day, [_raw(f"id-{n}", day) for n in range(305)], version=NOW + timedelta(seconds=1))
         warehouse.dispose()
         assert warehouse.refresh_statistics(schema.PARTITIONED_TABLES) == ["raw_feedback"]  # 300 deleted + 305 inserted
+    finally:
+        warehouse.dispose()
+
+
+@pytest.mark.postgres
+def test_raw_items_are_compressed_with_lz4_and_read_back_exactly(postgres_url):
+    reset_postgres(postgres_url)
+    warehouse = Warehouse(postgres_url)
+    try:
+        warehouse.ensure_schema()
+        warehouse.ensure_schema()  # a second start finds it done
+        [(method,)] = warehouse.fetch(sa.text(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'raw_feedback'::regclass "
+            "AND attname = 'item_json'"))
+        assert method == "l"
+        day = date(2026, 6, 1)
+        long_item = {"feedback_id": "long", "created_at": "2026-06-01T10:00:00Z", "text": "ça va ☃ " * 2000}
+        row = raw_row(long_item, project_id="p1", partition_date=day, fetched_at=NOW)
+        _write(warehouse, "p1", day, [row])
+        [(stored, stored_method)] = warehouse.fetch(sa.text(
+            "SELECT item_json, pg_column_compression(item_json) FROM raw_feedback"))
+        assert stored == row.item_json and stored_method == "lz4"
     finally:
         warehouse.dispose()

@@ -60,6 +60,27 @@ class Warehouse:
     def ensure_schema(self) -> None:
         with self._writing():
             schema.metadata.create_all(self.engine)
+        if self.dialect == "postgresql":
+            self._compress_with_lz4(schema.raw_feedback.c.item_json)
+
+    def _compress_with_lz4(self, column: sa.Column) -> None:
+        """Store ``column``'s long values compressed with lz4 where the server has it (PostgreSQL 14+).
+
+        Raw items are about 2 kB, so half of them are compressed on the way in: with the default
+        (pglz) that was 8% of PostgreSQL's CPU during an import; lz4 compresses several times faster
+        at a similar size. Values already stored keep their compression; both read back the same.
+        """
+        with self.engine.begin() as conn:
+            if not conn.execute(sa.text(  # no such setting before 14; no lz4 in a server built without it
+                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")).scalar():
+                return
+            current = conn.execute(sa.text(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = CAST(:table AS regclass) AND attname = :column"),
+                {"table": column.table.name, "column": column.name}).scalar()
+            # Altered only once: the ALTER takes a lock that would wait for running imports.
+            if current != "l":
+                conn.execute(sa.text(f'ALTER TABLE "{column.table.name}" ALTER COLUMN "{column.name}" '
+                                     "SET COMPRESSION lz4"))
 
     # -- writing ------------------------------------------------------------------------------
 
