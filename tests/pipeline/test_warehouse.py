@@ -4,8 +4,8 @@ import sqlite3
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg2
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import reset_postgres, utc
 from usersnap_pipeline.transform.normalize import DataPoint, Field, normalize_items
