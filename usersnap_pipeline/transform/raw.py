@@ -39,13 +39,14 @@ def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: dat
     ``text`` is the item's JSON as the API sent it, when the client has it; else the item is encoded.
 
     An item without a usable ``feedback_id`` is keyed by a hash of its JSON, so it still has a
-    stable identity to be reported (and re-normalized) by.
+    stable identity to be reported (and re-normalized) by: of our own encoding, not of the text as
+    sent, which a page read the slow way does not have.
     """
     if text is None:
         text = item_json(item)
     fields = item if isinstance(item, dict) else {}
     key = fields.get("feedback_id")
     if not isinstance(key, str) or not key.strip():
-        key = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        key = "sha256:" + hashlib.sha256(item_json(item).encode()).hexdigest()
     return RawFeedback(key, project_id, partition_date, parse_timestamp(fields.get("created_at")),
                        parse_timestamp(fields.get("updated_at")), fetched_at, text)
