@@ -1,6 +1,7 @@
 """Partition writes on the real databases: atomic, idempotent, never a duplicate."""
 
 import sqlite3
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg2
@@ -209,3 +210,32 @@ def test_raw_items_are_compressed_with_lz4_and_read_back_exactly(postgres_url):
         assert stored == row.item_json and stored_method == "lz4"
     finally:
         warehouse.dispose()
+
+
+@pytest.mark.postgres
+def test_a_role_that_does_not_own_the_tables_can_still_start_and_write(postgres_url):
+    reset_postgres(postgres_url)
+    admin = Warehouse(postgres_url)
+    role = f"usersnap_writer_{uuid.uuid4().hex[:8]}"
+    try:
+        admin.ensure_schema()
+        with admin.engine.begin() as conn:  # tables made by an admin, before lz4 was set
+            conn.execute(sa.text("ALTER TABLE raw_feedback ALTER COLUMN item_json SET COMPRESSION pglz"))
+            conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+            conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"))
+        writer = Warehouse(postgres_url.replace("postgres@", f"{role}@", 1))
+        try:
+            writer.ensure_schema()  # would need ownership to ALTER: it leaves the column as it is
+            day = date(2026, 6, 1)
+            assert _write(writer, "p1", day, [_raw("a", day)], ids=["a"])
+        finally:
+            writer.dispose()
+        assert _ids(admin) == [("a", day)]
+        assert admin.fetch(sa.text("SELECT attcompression FROM pg_attribute WHERE "
+                                   "attrelid = 'raw_feedback'::regclass AND attname = 'item_json'"))[0][0] == "p"
+    finally:
+        with admin.engine.begin() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}).first():
+                conn.execute(sa.text(f"DROP OWNED BY {role}; DROP ROLE {role}"))
+        admin.dispose()
