@@ -190,6 +190,12 @@ def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
         warehouse.dispose()
 
 
+def _item_json_compression(warehouse) -> str:
+    """How new raw_feedback.item_json values are compressed: l (lz4), p (pglz) or '' (the server's default)."""
+    return warehouse.fetch(sa.text("SELECT attcompression FROM pg_attribute WHERE "
+                                   "attrelid = 'raw_feedback'::regclass AND attname = 'item_json'"))[0][0]
+
+
 @pytest.mark.postgres
 def test_raw_items_are_compressed_with_lz4_and_read_back_exactly(postgres_url):
     reset_postgres(postgres_url)
@@ -197,10 +203,7 @@ def test_raw_items_are_compressed_with_lz4_and_read_back_exactly(postgres_url):
     try:
         warehouse.ensure_schema()
         warehouse.ensure_schema()  # a second start finds it done
-        [(method,)] = warehouse.fetch(sa.text(
-            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'raw_feedback'::regclass "
-            "AND attname = 'item_json'"))
-        assert method == "l"
+        assert _item_json_compression(warehouse) == "l"
         day = date(2026, 6, 1)
         long_item = {"feedback_id": "long", "created_at": "2026-06-01T10:00:00Z", "text": "ça va ☃ " * 2000}
         row = raw_row(long_item, project_id="p1", partition_date=day, fetched_at=NOW)
@@ -232,8 +235,7 @@ def test_a_role_that_does_not_own_the_tables_can_still_start_and_write(postgres_
         finally:
             writer.dispose()
         assert _ids(admin) == [("a", day)]
-        assert admin.fetch(sa.text("SELECT attcompression FROM pg_attribute WHERE "
-                                   "attrelid = 'raw_feedback'::regclass AND attname = 'item_json'"))[0][0] == "p"
+        assert _item_json_compression(admin) == "p"
     finally:
         with admin.engine.begin() as conn:
             if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}).first():

@@ -42,11 +42,10 @@ def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: dat
     stable identity to be reported (and re-normalized) by: of our own encoding, not of the text as
     sent, which a page read the slow way does not have.
     """
-    if text is None:
-        text = item_json(item)
     fields = item if isinstance(item, dict) else {}
     key = fields.get("feedback_id")
     if not isinstance(key, str) or not key.strip():
         key = "sha256:" + hashlib.sha256(item_json(item).encode()).hexdigest()
     return RawFeedback(key, project_id, partition_date, parse_timestamp(fields.get("created_at")),
-                       parse_timestamp(fields.get("updated_at")), fetched_at, text)
+                       parse_timestamp(fields.get("updated_at")), fetched_at,
+                       item_json(item) if text is None else text)
