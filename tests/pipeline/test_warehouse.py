@@ -59,8 +59,9 @@ def test_every_column_type_and_awkward_text_survive_bulk_loading(warehouse):
                         source_url=None, screenshot_url=None, page_url=None, browser=None, os=None, country=None,
                         city=None, is_demo=bool(index % 2))
               for index, text in enumerate(awkward)]
-    fields = [Field(point.feedback_id, "p1", day, 0, "label\t", "number", None, 2.0 ** 60 + 0.5, None)
-              for point in points[:1]] + [Field(points[1].feedback_id, "p1", day, 0, "b", "boolean", None, None, False)]
+    fields = [Field(points[0].feedback_id, "p1", day, 0, "label\t", "number", None, 2.0 ** 60 + 0.5, None, "1e18"),
+              Field(points[1].feedback_id, "p1", day, 0, "b", "boolean", None, None, False, "No"),
+              Field(points[2].feedback_id, "p1", day, 0, "c", "text", awkward[0], None, None, None)]
     rows = {schema.raw_feedback: [_raw(point.feedback_id, day) for point in points], schema.data_points: points,
             schema.data_point_fields: fields}
     assert warehouse.replace_partition("p1", day, rows, version=NOW, feedback_ids=[p.feedback_id for p in points])
@@ -76,6 +77,40 @@ def _plain(value):
     if isinstance(value, datetime):
         return utc(value)
     return read_date(value) if isinstance(value, str) and len(value) == 10 and value[4] == "-" else value
+
+
+def test_a_warehouse_of_the_earlier_schema_is_upgraded_in_place_losing_nothing(warehouse):
+    """Until 2026-11 the thread was a table; now it is a view of data_point_fields."""
+    day = date(2026, 6, 1)
+    with warehouse.engine.begin() as conn:  # the earlier schema, with a partition written by it
+        conn.execute(sa.text("DROP VIEW data_point_messages"))
+        conn.execute(sa.text("ALTER TABLE data_point_fields DROP COLUMN message_text"))
+        conn.execute(sa.text(
+            "CREATE TABLE data_point_messages (feedback_id TEXT NOT NULL, project_id TEXT NOT NULL, "
+            "partition_date DATE NOT NULL, position INTEGER NOT NULL, label TEXT NOT NULL, text TEXT NOT NULL, "
+            "PRIMARY KEY (project_id, partition_date, feedback_id, position))"))
+        thread = [("a", "p1", day, 0, "Comment", "tab\there ☃"), ("a", "p1", day, 1, "Score", "9"),
+                  ("a", "p1", day, 2, "Found it?", "No")]
+        conn.execute(sa.text("INSERT INTO data_point_messages VALUES (:f, :p, :d, :n, :l, :t)"),
+                     [dict(zip("fpdnlt", row)) for row in thread])
+        conn.execute(sa.text("INSERT INTO data_point_fields (feedback_id, project_id, partition_date, position, "
+                             "label, field_type, text_value, number_value, boolean_value) "
+                             "VALUES (:f, :p, :d, :n, :l, :k, :t, :x, :b)"),
+                     [{"f": "a", "p": "p1", "d": day, "n": 0, "l": "Comment", "k": "text", "t": thread[0][5],
+                       "x": None, "b": None},
+                      {"f": "a", "p": "p1", "d": day, "n": 1, "l": "Score", "k": "number", "t": None, "x": 9.0, "b": None},
+                      {"f": "a", "p": "p1", "d": day, "n": 2, "l": "Found it?", "k": "boolean", "t": None, "x": None,
+                       "b": False}])
+
+    warehouse.ensure_schema()
+    warehouse.ensure_schema()  # a second start finds nothing left to do
+
+    inspector = sa.inspect(warehouse.engine)
+    assert "data_point_messages" not in inspector.get_table_names()
+    assert "data_point_messages" in inspector.get_view_names()
+    assert [tuple(_plain(value) for value in row.values()) for row in warehouse.rows(schema.data_point_messages)] \
+        == thread
+    assert [row["message_text"] for row in warehouse.rows(schema.data_point_fields)] == [None, "9", "No"]
 
 
 def test_an_item_that_moved_partition_is_never_there_twice(warehouse):
@@ -163,7 +198,7 @@ def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(w
     day = date(2026, 6, 1)
     assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])
     broken = _with_data_points(day, "b", "c")
-    broken[schema.data_point_messages] = broken[schema.data_point_messages] * 2  # a duplicate key mid-write
+    broken[schema.data_point_fields] = broken[schema.data_point_fields] * 2  # a duplicate key mid-write
     with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
         warehouse.replace_partition("p1", day, broken, version=NOW + timedelta(seconds=1), feedback_ids=["b", "c"])
     assert _where(warehouse, schema.raw_feedback) == [("a", day)]

@@ -39,12 +39,20 @@ def _normalize(item):
 
 def test_thread_is_in_form_order_without_empty_inputs():
     batch = _normalize(_item())
-    assert [(m.position, m.label, m.text) for m in batch.messages] == [
+    assert [(f.position, f.label, f.message) for f in batch.fields] == [
         (0, "Title", "Broken"), (1, "Comment", "It broke"),
         (2, "How likely are you to recommend us?", "9"), (3, "Found it?", "No")]
-    assert [(f.field_type, f.text_value, f.number_value, f.boolean_value) for f in batch.fields] == [
-        ("text", "Broken", None, None), ("text", "It broke", None, None),
-        ("number", None, 9.0, None), ("boolean", None, None, False)]
+    assert [(f.field_type, f.text_value, f.number_value, f.boolean_value, f.message_text) for f in batch.fields] == [
+        ("text", "Broken", None, None, None), ("text", "It broke", None, None, None),
+        ("number", None, 9.0, None, "9"), ("boolean", None, None, False, "No")]
+
+
+def test_an_input_with_nothing_readable_left_is_not_a_message():
+    item = _item(ordered_inputs=[{"order": 0, "label": "Comment", "text_value": "\x00 \x00", "value": None},
+                                 {"order": 1, "label": "Other", "text_value": "kept", "value": None}])
+    batch = _normalize(item)
+    assert [(f.position, f.label, f.message) for f in batch.fields] == [(1, "Other", "kept")]  # its place in the form
+    assert batch.data_points[0].text == "kept"
 
 
 def test_data_point_fields():
@@ -97,7 +105,7 @@ def test_missing_and_wrongly_typed_fields_degrade_to_null_or_text():
     point = batch.data_points[0]
     assert point.submitter_email is None and point.source_url is None and point.priority == "42"
     assert point.feedback_number == 7 and point.status == '{"identifier": "done"}'
-    assert batch.messages == [] and batch.labels == [] and point.text == "" and point.rating is None
+    assert batch.fields == [] and batch.labels == [] and point.text == "" and point.rating is None
     assert [(c.key, c.value_json) for c in batch.custom_data] == [("$", '"text"')]
 
 

@@ -52,11 +52,12 @@ def test_any_item_becomes_storable_rows_or_a_reasoned_rejection(item):
     (point,) = batch.data_points
     assert point.feedback_id == item["feedback_id"]
     assert isinstance(point.is_demo, bool) and isinstance(point.text, str)
-    positions = [m.position for m in batch.messages]
-    assert positions == sorted(set(positions)) == [f.position for f in batch.fields]
+    positions = [f.position for f in batch.fields]
+    assert positions == sorted(set(positions))
+    assert all(isinstance(f.message, str) and f.message.strip() for f in batch.fields)  # every input says something
     assert len({label.label_id for label in batch.labels}) == len(batch.labels)
     assert len({row.key for row in batch.custom_data}) == len(batch.custom_data)
-    for row in [point, *batch.messages, *batch.fields, *batch.labels, *batch.custom_data]:
+    for row in [point, *batch.fields, *batch.labels, *batch.custom_data]:
         assert all(_storable(value) for value in row if isinstance(value, str) or value is None)
     assert point.rating is None or isinstance(point.rating, float)
 

@@ -1,7 +1,7 @@
 """Feedback items (the API's dicts) → rows of the data point tables. Pure: no I/O, no Dagster.
 
-One item is one data point. Its form inputs, in form order, are the thread (empty inputs are
-dropped) and typed fields; labels and flattened custom data are rows of their own. An item whose
+One item is one data point. Its non-empty form inputs, in form order, are typed fields, and each is
+also a message of the data point's thread; labels and flattened custom data are rows of their own. An item whose
 identity (``feedback_id``, ``created_at``) is unusable is rejected with a reason; every other
 oddity (a missing or null field, a number where text is expected, an object where a list is
 expected) degrades to NULL or to text, so one bad field never loses the rest of the item.
@@ -49,15 +49,6 @@ class DataPoint(NamedTuple):
     is_demo: bool
 
 
-class Message(NamedTuple):
-    feedback_id: str
-    project_id: str
-    partition_date: date
-    position: int
-    label: str
-    text: str
-
-
 class Field(NamedTuple):
     feedback_id: str
     project_id: str
@@ -68,6 +59,14 @@ class Field(NamedTuple):
     text_value: str | None
     number_value: float | None
     boolean_value: bool | None
+    # The input as its thread shows it, where that is not text_value: a number or yes/no written out.
+    # The thread (the data_point_messages view) is read from the fields: each text is stored once.
+    message_text: str | None
+
+    @property
+    def message(self) -> str:
+        """The input as a message of the thread."""
+        return self.text_value if self.message_text is None else self.message_text
 
 
 class Label(NamedTuple):
@@ -102,7 +101,6 @@ class RejectedItem(ValueError):
 @dataclass
 class NormalizedBatch:
     data_points: list[DataPoint] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
     fields: list[Field] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     custom_data: list[CustomDatum] = field(default_factory=list)
@@ -142,20 +140,21 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     key = (feedback_id, project_id, partition_date)
 
     inputs = _ordered_inputs(item.get("ordered_inputs"))
-    messages, fields, texts, rating, rating_scale, title = [], [], [], None, None, None
+    fields, texts, rating, rating_scale, title = [], [], None, None, None
     for position, entry in inputs:
         label = clean_text(entry.get("label")) or f"Field {position + 1}"
         kind, text_value, number_value, boolean_value = _typed_value(entry)
         if kind is None:
             continue  # an empty input is not part of the conversation
-        fields.append(Field(*key, position, label, kind, text_value, number_value, boolean_value))
-        message = _message_text(kind, text_value, number_value, boolean_value)
-        messages.append(Message(*key, position, label, message))
         if kind == "text":
-            texts.append(message)
+            fields.append(Field(*key, position, label, kind, text_value, None, None, None))
+            texts.append(text_value)
             if title is None and TITLE_LABEL.match(label):
                 title = text_value
-        elif kind == "number" and rating is None:
+            continue
+        fields.append(Field(*key, position, label, kind, None, number_value, boolean_value,
+                            _written_out(number_value, boolean_value)))
+        if kind == "number" and rating is None:
             rating, rating_scale = number_value, _rating_scale(label, number_value)
 
     if title is None and texts:
@@ -190,7 +189,6 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     labels = _labels(key, item.get("labels"))
     custom_data = [CustomDatum(*key, path, value) for path, value in flatten_custom_data(item.get("custom_data"))]
     batch.data_points.append(data_point)
-    batch.messages.extend(messages)
     batch.fields.extend(fields)
     batch.labels.extend(labels)
     batch.custom_data.extend(custom_data)
@@ -280,8 +278,10 @@ def _order_of(entry: dict[str, Any], index: int) -> float:
 def _typed_value(entry: dict[str, Any]) -> tuple[str | None, str | None, float | None, bool | None]:
     """(field_type, text, number, boolean) of an input; field_type None when it is empty."""
     text_value = entry.get("text_value")
-    if isinstance(text_value, str) and text_value.strip():
-        return "text", clean_text(text_value), None, None
+    if isinstance(text_value, str):
+        text_value = clean_text(text_value)  # None when nothing readable is left: not text then
+        if text_value is not None:
+            return "text", text_value, None, None
     if isinstance(entry.get("boolean_value"), bool):
         return "boolean", None, None, entry["boolean_value"]
     value = entry.get("value")
@@ -296,12 +296,11 @@ def _typed_value(entry: dict[str, Any]) -> tuple[str | None, str | None, float |
     return None, None, None, None
 
 
-def _message_text(kind: str, text: str | None, number: float | None, boolean: bool | None) -> str:
-    if kind == "boolean":
+def _written_out(number: float | None, boolean: bool | None) -> str:
+    """A number or yes/no input as a message of the thread."""
+    if number is None:
         return "Yes" if boolean else "No"
-    if kind == "number":
-        return str(int(number)) if number is not None and number.is_integer() else str(number)
-    return text or ""
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def _rating_scale(label: str, value: float | None) -> str:

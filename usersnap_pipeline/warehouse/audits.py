@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from . import schema
 from .store import Warehouse, read_date, read_timestamp
 
-CHILD_TABLES = (schema.data_point_messages, schema.data_point_fields, schema.data_point_labels,
-                schema.data_point_custom_data)
+CHILD_TABLES = (schema.data_point_fields, schema.data_point_labels, schema.data_point_custom_data)
 REQUIRED_COLUMNS = ("feedback_id", "project_id", "partition_date", "created_at", "text", "is_demo")
 
 

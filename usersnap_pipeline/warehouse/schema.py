@@ -1,11 +1,11 @@
-"""The warehouse tables. Column order matches the row types in ``transform`` (checked at import),
-so rows go to the database as tuples without per-row dicts."""
+"""The warehouse tables and views. Column order matches the row types in ``transform`` (checked at
+import), so rows go to the database as tuples without per-row dicts."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..transform.normalize import CustomDatum, DataPoint, Field, Label, Message, NormalizedBatch, Rejected
+from ..transform.normalize import CustomDatum, DataPoint, Field, Label, NormalizedBatch, Rejected
 from ..transform.raw import RawFeedback
 
 metadata = sa.MetaData()
@@ -66,16 +66,6 @@ data_points = _partitioned(
     comment="One row per Usersnap submission.",
 )
 
-data_point_messages = _partitioned(
-    "data_point_messages",
-    sa.Column("feedback_id", sa.Text, nullable=False),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("label", sa.Text, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    comment="The thread of a data point: one row per non-empty form input, in form order.",
-    key=("position",),
-)
-
 data_point_fields = _partitioned(
     "data_point_fields",
     sa.Column("feedback_id", sa.Text, nullable=False),
@@ -85,7 +75,9 @@ data_point_fields = _partitioned(
     sa.Column("text_value", sa.Text),
     sa.Column("number_value", sa.Float),
     sa.Column("boolean_value", sa.Boolean),
-    comment="Every non-empty form input as a typed field (text, number, boolean).",
+    sa.Column("message_text", sa.Text),
+    comment="Every non-empty form input as a typed field (text, number, boolean); message_text is a number "
+            "or yes/no written out as the thread (data_point_messages) shows it.",
     key=("position",),
 )
 
@@ -199,21 +191,47 @@ theme_trends = sa.Table(
             "rising/falling flags on complete periods.",
 )
 
+# -- views: read like tables, written through the tables they read -----------------------------------
+
+views = sa.MetaData()  # apart from ``metadata``: create_all would make them tables
+
+data_point_messages = sa.Table(
+    "data_point_messages", views,
+    sa.Column("feedback_id", sa.Text, nullable=False),
+    sa.Column("project_id", sa.Text, nullable=False),
+    sa.Column("partition_date", sa.Date, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("project_id", "partition_date", "feedback_id", "position"),  # what identifies a row
+    comment="The thread of a data point: one message per non-empty form input, in form order (a view of "
+            "data_point_fields: a thread's texts are stored once).",
+)
+
+VIEWS: dict[sa.Table, sa.Select] = {
+    data_point_messages: sa.select(
+        *(data_point_fields.c[name] for name in ("feedback_id", "project_id", "partition_date", "position", "label")),
+        sa.func.coalesce(data_point_fields.c.message_text, data_point_fields.c.text_value).label("text")),
+}
+
 ROW_TYPES: dict[sa.Table, type] = {
     raw_feedback: RawFeedback,
     data_points: DataPoint,
-    data_point_messages: Message,
     data_point_fields: Field,
     data_point_labels: Label,
     data_point_custom_data: CustomDatum,
     rejected_feedback: Rejected,
 }
-NORMALIZED_TABLES = (data_points, data_point_messages, data_point_fields, data_point_labels,
+NORMALIZED_TABLES = (data_points, data_point_fields, data_point_labels,
                      data_point_custom_data, rejected_feedback)
 
 for _table, _row_type in ROW_TYPES.items():
     if tuple(_table.columns.keys()) != _row_type._fields:
         raise AssertionError(f"{_table.name} columns {_table.columns.keys()} != {_row_type.__name__} fields")
+
+for _view, _query in VIEWS.items():
+    if _view.columns.keys() != _query.selected_columns.keys():
+        raise AssertionError(f"view {_view.name} columns {_view.columns.keys()} != its query's")
 
 # Which layer each partitioned table belongs to: partition_state versions the writes per layer.
 LAYERS: dict[sa.Table, str] = {raw_feedback: "raw", **{table: "normalized" for table in NORMALIZED_TABLES}}
@@ -224,7 +242,6 @@ def normalized_rows(batch: NormalizedBatch) -> dict[sa.Table, list]:
     """The rows of a normalized batch, by the table they go to."""
     return {
         data_points: batch.data_points,
-        data_point_messages: batch.messages,
         data_point_fields: batch.fields,
         data_point_labels: batch.labels,
         data_point_custom_data: batch.custom_data,

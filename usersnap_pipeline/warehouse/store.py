@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from . import schema
+from . import migrate, schema
 from .copy_text import copy_data
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ _ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
               "connection already closed", "ssl connection has been closed")
+_SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 
 
@@ -58,8 +59,12 @@ class Warehouse:
         self.engine.dispose()
 
     def ensure_schema(self) -> None:
-        with self._writing():
-            schema.metadata.create_all(self.engine)
+        with self._writing(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Every step of a run starts here, several at once: one at a time, or two would both find
+                # a table missing (or an upgrade to do) and the second would fail making it.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            migrate.to_current_schema(conn)
         if self.dialect == "postgresql":
             self._compress_with_lz4(schema.raw_feedback.c.item_json)
 
