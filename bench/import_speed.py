@@ -141,8 +141,9 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
         window = ["--url", url, "--start", first.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-        results["raw"] = run("raw", [sys.executable, str(ROOT / "bench" / "raw_crawl.py"), *window], base_env,
-                             port, work)
+        if "raw" in contenders:
+            results["raw"] = run("raw", [sys.executable, str(ROOT / "bench" / "raw_crawl.py"), *window], base_env,
+                                 port, work)
 
         for target in [name.removeprefix("pipeline_") for name in contenders if name.startswith("pipeline_")]:
             home = work / f"home_{target}_{items}_{latency_ms:g}"

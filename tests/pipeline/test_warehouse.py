@@ -98,7 +98,8 @@ def test_a_warehouse_of_the_earlier_schema_is_upgraded_in_place_losing_nothing(w
                              "VALUES (:f, :p, :d, :n, :l, :k, :t, :x, :b)"),
                      [{"f": "a", "p": "p1", "d": day, "n": 0, "l": "Comment", "k": "text", "t": thread[0][5],
                        "x": None, "b": None},
-                      {"f": "a", "p": "p1", "d": day, "n": 1, "l": "Score", "k": "number", "t": None, "x": 9.0, "b": None},
+                      {"f": "a", "p": "p1", "d": day, "n": 1, "l": "Score", "k": "number", "t": None, "x": 9.0,
+                       "b": None},
                       {"f": "a", "p": "p1", "d": day, "n": 2, "l": "Found it?", "k": "boolean", "t": None, "x": None,
                        "b": False}])
 
