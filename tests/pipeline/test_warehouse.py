@@ -90,7 +90,8 @@ def test_a_warehouse_of_the_earlier_schema_is_upgraded_in_place_losing_nothing(w
             "partition_date DATE NOT NULL, position INTEGER NOT NULL, label TEXT NOT NULL, text TEXT NOT NULL, "
             "PRIMARY KEY (project_id, partition_date, feedback_id, position))"))
         thread = [("a", "p1", day, 0, "Comment", "tab\there ☃"), ("a", "p1", day, 1, "Score", "9"),
-                  ("a", "p1", day, 2, "Found it?", "No")]
+                  ("a", "p1", day, 2, "Found it?", "No"),
+                  ("a", "p1", day, 3, "Blank", "")]  # text with nothing readable left: an empty message then
         conn.execute(sa.text("INSERT INTO data_point_messages VALUES (:f, :p, :d, :n, :l, :t)"),
                      [dict(zip("fpdnlt", row)) for row in thread])
         conn.execute(sa.text("INSERT INTO data_point_fields (feedback_id, project_id, partition_date, position, "
@@ -101,7 +102,9 @@ def test_a_warehouse_of_the_earlier_schema_is_upgraded_in_place_losing_nothing(w
                       {"f": "a", "p": "p1", "d": day, "n": 1, "l": "Score", "k": "number", "t": None, "x": 9.0,
                        "b": None},
                       {"f": "a", "p": "p1", "d": day, "n": 2, "l": "Found it?", "k": "boolean", "t": None, "x": None,
-                       "b": False}])
+                       "b": False},
+                      {"f": "a", "p": "p1", "d": day, "n": 3, "l": "Blank", "k": "text", "t": None, "x": None,
+                       "b": None}])
 
     warehouse.ensure_schema()
     warehouse.ensure_schema()  # a second start finds nothing left to do
@@ -111,7 +114,7 @@ def test_a_warehouse_of_the_earlier_schema_is_upgraded_in_place_losing_nothing(w
     assert "data_point_messages" in inspector.get_view_names()
     assert [tuple(_plain(value) for value in row.values()) for row in warehouse.rows(schema.data_point_messages)] \
         == thread
-    assert [row["message_text"] for row in warehouse.rows(schema.data_point_fields)] == [None, "9", "No"]
+    assert [row["message_text"] for row in warehouse.rows(schema.data_point_fields)] == [None, "9", "No", ""]
 
 
 def test_an_item_that_moved_partition_is_never_there_twice(warehouse):

@@ -39,7 +39,7 @@ def _normalize(item):
 
 def test_thread_is_in_form_order_without_empty_inputs():
     batch = _normalize(_item())
-    assert [(f.position, f.label, f.message) for f in batch.fields] == [
+    assert [(f.position, f.label, f.message_text or f.text_value) for f in batch.fields] == [
         (0, "Title", "Broken"), (1, "Comment", "It broke"),
         (2, "How likely are you to recommend us?", "9"), (3, "Found it?", "No")]
     assert [(f.field_type, f.text_value, f.number_value, f.boolean_value, f.message_text) for f in batch.fields] == [
@@ -51,7 +51,8 @@ def test_an_input_with_nothing_readable_left_is_not_a_message():
     item = _item(ordered_inputs=[{"order": 0, "label": "Comment", "text_value": "\x00 \x00", "value": None},
                                  {"order": 1, "label": "Other", "text_value": "kept", "value": None}])
     batch = _normalize(item)
-    assert [(f.position, f.label, f.message) for f in batch.fields] == [(1, "Other", "kept")]  # its place in the form
+    # the input kept keeps its place in the form
+    assert [(f.position, f.label, f.text_value) for f in batch.fields] == [(1, "Other", "kept")]
     assert batch.data_points[0].text == "kept"
 
 

@@ -54,7 +54,7 @@ def test_any_item_becomes_storable_rows_or_a_reasoned_rejection(item):
     assert isinstance(point.is_demo, bool) and isinstance(point.text, str)
     positions = [f.position for f in batch.fields]
     assert positions == sorted(set(positions))
-    assert all(isinstance(f.message, str) and f.message.strip() for f in batch.fields)  # every input says something
+    assert all((f.message_text or f.text_value or "").strip() for f in batch.fields)  # every input says something
     assert len({label.label_id for label in batch.labels}) == len(batch.labels)
     assert len({row.key for row in batch.custom_data}) == len(batch.custom_data)
     for row in [point, *batch.fields, *batch.labels, *batch.custom_data]:

@@ -1,9 +1,9 @@
 """Feedback items (the API's dicts) → rows of the data point tables. Pure: no I/O, no Dagster.
 
-One item is one data point. Its non-empty form inputs, in form order, are typed fields, and each is
-also a message of the data point's thread; labels and flattened custom data are rows of their own. An item whose
-identity (``feedback_id``, ``created_at``) is unusable is rejected with a reason; every other
-oddity (a missing or null field, a number where text is expected, an object where a list is
+One item is one data point. Its non-empty form inputs, in form order, are typed fields, each also
+a message of the data point's thread; labels and flattened custom data are rows of their own. An
+item whose identity (``feedback_id``, ``created_at``) is unusable is rejected with a reason; every
+other oddity (a missing or null field, a number where text is expected, an object where a list is
 expected) degrades to NULL or to text, so one bad field never loses the rest of the item.
 """
 
@@ -62,11 +62,6 @@ class Field(NamedTuple):
     # The input as its thread shows it, where that is not text_value: a number or yes/no written out.
     # The thread (the data_point_messages view) is read from the fields: each text is stored once.
     message_text: str | None
-
-    @property
-    def message(self) -> str:
-        """The input as a message of the thread."""
-        return self.text_value if self.message_text is None else self.message_text
 
 
 class Label(NamedTuple):

@@ -30,7 +30,7 @@ def _thread_into_fields(conn: sa.Connection) -> None:
         "UPDATE data_point_fields SET message_text = (SELECT m.text FROM data_point_messages m"
         " WHERE m.project_id = data_point_fields.project_id AND m.partition_date = data_point_fields.partition_date"
         " AND m.feedback_id = data_point_fields.feedback_id AND m.position = data_point_fields.position)"
-        " WHERE field_type <> 'text'"))
+        " WHERE field_type <> 'text' OR text_value IS NULL"))  # the view shows text_value for the others
     conn.execute(sa.text("DROP TABLE data_point_messages"))
 
 
