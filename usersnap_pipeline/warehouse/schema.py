@@ -195,24 +195,20 @@ theme_trends = sa.Table(
 
 views = sa.MetaData()  # apart from ``metadata``: create_all would make them tables
 
+_thread = sa.select(
+    *(data_point_fields.c[name] for name in ("feedback_id", "project_id", "partition_date", "position", "label")),
+    sa.func.coalesce(data_point_fields.c.message_text, data_point_fields.c.text_value).label("text"))
+
+# The view's columns are its query's: nothing to keep equal by hand.
 data_point_messages = sa.Table(
     "data_point_messages", views,
-    sa.Column("feedback_id", sa.Text, nullable=False),
-    sa.Column("project_id", sa.Text, nullable=False),
-    sa.Column("partition_date", sa.Date, nullable=False),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("label", sa.Text, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
+    *(sa.Column(column.name, column.type) for column in _thread.selected_columns),
     sa.PrimaryKeyConstraint("project_id", "partition_date", "feedback_id", "position"),  # what identifies a row
     comment="The thread of a data point: one message per non-empty form input, in form order (a view of "
             "data_point_fields: a thread's texts are stored once).",
 )
 
-VIEWS: dict[sa.Table, sa.Select] = {
-    data_point_messages: sa.select(
-        *(data_point_fields.c[name] for name in ("feedback_id", "project_id", "partition_date", "position", "label")),
-        sa.func.coalesce(data_point_fields.c.message_text, data_point_fields.c.text_value).label("text")),
-}
+VIEWS: dict[sa.Table, sa.Select] = {data_point_messages: _thread}
 
 ROW_TYPES: dict[sa.Table, type] = {
     raw_feedback: RawFeedback,
@@ -228,10 +224,6 @@ NORMALIZED_TABLES = (data_points, data_point_fields, data_point_labels,
 for _table, _row_type in ROW_TYPES.items():
     if tuple(_table.columns.keys()) != _row_type._fields:
         raise AssertionError(f"{_table.name} columns {_table.columns.keys()} != {_row_type.__name__} fields")
-
-for _view, _query in VIEWS.items():
-    if _view.columns.keys() != _query.selected_columns.keys():
-        raise AssertionError(f"view {_view.name} columns {_view.columns.keys()} != its query's")
 
 # Which layer each partitioned table belongs to: partition_state versions the writes per layer.
 LAYERS: dict[sa.Table, str] = {raw_feedback: "raw", **{table: "normalized" for table in NORMALIZED_TABLES}}
