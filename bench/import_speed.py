@@ -11,6 +11,8 @@ Reports wall time, items/s, peak RSS, API requests and the ratios; writes bench/
     python bench/import_speed.py                      # N = 20,000 and 200,000; 0 and 100 ms latency
     python bench/import_speed.py --items 20000 --latency-ms 0
     python bench/import_speed.py --items 200000 --contenders raw pipeline_postgres   # a quick look; no JSON
+    python bench/import_speed.py --items 20000 --days 2 --projects 1 --latency-ms 0 --contenders pipeline_postgres
+                                                      # 10,000 items a day: memory with large partitions
 """
 
 from __future__ import annotations
@@ -90,10 +92,10 @@ def count_rows(url: str, table: str) -> int:
     return n
 
 
-def start_emulator(items: int, latency_ms: float, port: int) -> subprocess.Popen:
-    """An emulator process serving ``items`` over PROJECTS projects and DAYS days, once it is ready."""
+def start_emulator(items: int, latency_ms: float, port: int, days: int, projects: int) -> subprocess.Popen:
+    """An emulator process serving ``items`` over ``projects`` projects and ``days`` days, once it is ready."""
     emulator = subprocess.Popen([sys.executable, "-m", "usersnap_pipeline.cli", "emulator", "--port", str(port),
-                                 "--items", str(items), "--projects", str(PROJECTS), "--days", str(DAYS),
+                                 "--items", str(items), "--projects", str(projects), "--days", str(days),
                                  "--latency-ms", str(latency_ms), "--seed", "1"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in emulator.stdout:
@@ -102,10 +104,10 @@ def start_emulator(items: int, latency_ms: float, port: int) -> subprocess.Popen
     return emulator
 
 
-def history_window() -> tuple:
-    """The partitions the pipeline imports: DAYS + 1 days up to today (UTC), as the emulator generated them."""
+def history_window(days: int) -> tuple:
+    """The partitions the pipeline imports: ``days`` + 1 days up to today (UTC), as the emulator generated them."""
     today = datetime.now(timezone.utc).date()
-    return today - timedelta(days=DAYS + 1), today
+    return today - timedelta(days=days + 1), today
 
 
 def pipeline_command(first, last) -> list[str]:
@@ -130,14 +132,15 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
             "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
 
 
-def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS) -> dict:
+def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS, days: int = DAYS,
+            projects: int = PROJECTS) -> dict:
     port = free_port()
-    emulator = start_emulator(items, latency_ms, port)
+    emulator = start_emulator(items, latency_ms, port, days, projects)
     results: dict = {"items": items, "latency_ms": latency_ms, "concurrency": concurrency}
     databases: list[str] = []
     try:
         url = f"http://127.0.0.1:{port}/v0.1"
-        first, today = history_window()
+        first, today = history_window(days)
         window = ["--url", url, "--start", first.isoformat(), "--end", (today + timedelta(days=1)).isoformat()]
         base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -212,9 +215,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100])
     parser.add_argument("--concurrency", type=int, default=4, help="pipeline fetch concurrency without latency")
-    parser.add_argument("--latency-concurrency", type=int, default=16, help="pipeline fetch concurrency with latency")
+    parser.add_argument("--latency-concurrency", type=int, default=32, help="pipeline fetch concurrency with latency")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS),
                         help="a subset for a quick look (the JSON is written only when all run)")
+    parser.add_argument("--days", type=int, default=DAYS, help="days the items are spread over (JSON only with the default)")
+    parser.add_argument("--projects", type=int, default=PROJECTS, help="projects (JSON only with the default)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="import-speed-"))
     rows = []
@@ -222,13 +227,13 @@ def main() -> None:
         for items in args.items:
             for latency in args.latency_ms:
                 concurrency = args.latency_concurrency if latency else args.concurrency
-                rows.append(measure(items, latency, concurrency, work, args.contenders))
+                rows.append(measure(items, latency, concurrency, work, args.contenders, args.days, args.projects))
                 print(table(rows[-1:]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = {"machine": f"{os.cpu_count()} cores", "projects": PROJECTS, "days": DAYS,
+    report = {"machine": f"{os.cpu_count()} cores", "projects": args.projects, "days": args.days,
               "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": rows}
-    if set(args.contenders) == set(CONTENDERS):
+    if set(args.contenders) == set(CONTENDERS) and (args.days, args.projects) == (DAYS, PROJECTS):
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print("\n" + table(rows))
 

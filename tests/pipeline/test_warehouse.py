@@ -210,6 +210,79 @@ def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(w
     assert warehouse.partition_version("p1", day, "normalized") == NOW
 
 
+def _chunk(rows):
+    return rows, [row.feedback_id for row in rows[schema.raw_feedback]]
+
+
+def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(warehouse):
+    """The import hands its pages over as they come: a failure on a later page (the API gave up) leaves
+    the partition as it was, and a complete stream replaces it, counts included."""
+    day = date(2026, 6, 1)
+    tables = [schema.raw_feedback, *schema.NORMALIZED_TABLES]
+    assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])
+
+    def failing_on_the_second_page():
+        yield _chunk(_with_data_points(day, "b", "c"))
+        raise RuntimeError("page 2: the API kept answering 503")
+    with pytest.raises(RuntimeError, match="page 2"):
+        warehouse.stream_partition("p1", day, tables, failing_on_the_second_page, version=NOW + timedelta(seconds=1))
+    assert _where(warehouse, schema.raw_feedback) == [("a", day)]
+    assert _where(warehouse, schema.data_points) == [("a", day)]
+    assert warehouse.partition_version("p1", day) == NOW
+
+    pages = [_chunk(_with_data_points(day, "b", "c")), _chunk(_with_data_points(day, "d"))]
+    assert warehouse.stream_partition("p1", day, tables, lambda: iter(pages), version=NOW + timedelta(seconds=2))
+    assert _where(warehouse, schema.raw_feedback) == [("b", day), ("c", day), ("d", day)]
+    assert _where(warehouse, schema.data_point_messages) == [("b", day), ("c", day), ("d", day)]
+    state = next(warehouse.rows(schema.partition_state))
+    assert (state["raw_rows"], state["data_points"]) == (3, 3)
+
+
+def test_a_stale_stream_is_dropped_and_on_postgres_never_fetched(warehouse):
+    day = date(2026, 6, 1)
+    assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])
+    fetched = []
+
+    def pages():
+        fetched.append(day)
+        yield _chunk(_with_data_points(day, "b"))
+    assert not warehouse.stream_partition("p1", day, [schema.raw_feedback], pages, version=NOW - timedelta(seconds=1))
+    assert _where(warehouse, schema.raw_feedback) == [("a", day)]
+    # SQLite gathers the pages before it may take the write lock; PostgreSQL claims the partition first.
+    assert fetched == ([day] if warehouse.dialect == "sqlite" else [])
+
+
+@pytest.mark.postgres
+def test_postgres_loads_each_page_before_the_next_is_fetched(postgres_url):
+    """What keeps memory flat: a page's rows are in the open transaction before the next page is asked
+    for. Another session sees the writer's lock on raw_feedback (taken by its COPY) while it "fetches"."""
+    reset_postgres(postgres_url)
+    warehouse = Warehouse(postgres_url)
+    warehouse.ensure_schema()
+    observer = sa.create_engine(postgres_url)
+    day = date(2026, 6, 1)
+    locked_while_fetching = []
+
+    def raw_feedback_locked_for_writing() -> bool:
+        with observer.connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'raw_feedback'::regclass "
+                "AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()")).scalar())
+
+    def pages():
+        for ids in (("a", "b"), ("c",)):
+            locked_while_fetching.append(raw_feedback_locked_for_writing())
+            yield _chunk(_with_data_points(day, *ids))
+    try:
+        assert warehouse.stream_partition("p1", day, [schema.raw_feedback, *schema.NORMALIZED_TABLES], pages,
+                                          version=NOW)
+        assert locked_while_fetching == [False, True]
+        assert _where(warehouse, schema.raw_feedback) == [("a", day), ("b", day), ("c", day)]
+    finally:
+        observer.dispose()
+        warehouse.dispose()
+
+
 @pytest.mark.postgres
 def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
     reset_postgres(postgres_url)  # no counters left by other tests

@@ -63,7 +63,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         window = f"{start} .. {end} (exclusive)"
         fetch = RAW_FEEDBACK.key in context.selected_asset_keys
         normalize = DATA_POINTS.key in context.selected_asset_keys
-        with warehouse.open() as store:
+        with warehouse.open(writers=usersnap.concurrency) as store:
             if fetch:
                 with usersnap.client() as client:
                     projects = select_projects(resolve_projects(client, configured_projects), config.project_ids)

@@ -52,8 +52,9 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str = Field(description="SQLAlchemy URL; pass dg.EnvVar('USERSNAP_WAREHOUSE_URL') if it holds a password")
 
     @contextmanager
-    def open(self) -> Iterator[Warehouse]:
-        warehouse = Warehouse(self.url)
+    def open(self, *, writers: int = 1) -> Iterator[Warehouse]:
+        """The warehouse, its schema current, with a connection for each of ``writers`` threads."""
+        warehouse = Warehouse(self.url, connections=writers)
         try:
             warehouse.ensure_schema()
             yield warehouse

@@ -2,26 +2,28 @@
 the raw items and their data point rows together.
 
 Each (project, day) is one unit: its created_at window is crawled in ascending order (stable under
-edits), normalized in memory, and written in one transaction, so the raw layer and the data point
+edits), normalized page by page, and written in one transaction, so the raw layer and the data point
 tables never disagree and nothing is read back. Units run concurrently, bounded by ``concurrency``:
 while one waits for the API, another normalizes or loads. A unit that fails stops the rest, and the
-units already written stay complete. Memory holds the units in flight, never the window.
+units already written stay complete. Memory holds a page per unit in flight on PostgreSQL, which loads
+each page as it comes; on SQLite, the units in flight; never the window.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 
-from ..transform.normalize import NormalizedBatch, normalize_items
+from ..transform.normalize import normalize_items
 from ..transform.raw import raw_row
 from ..usersnap import UsersnapClient, created_at_window
 from ..warehouse import Warehouse
-from ..warehouse.schema import normalized_rows, raw_feedback
+from ..warehouse.schema import NORMALIZED_TABLES, normalized_rows, raw_feedback
+from ..warehouse.store import Chunk
 from .days import day_bounds, days_between
 from .report import ImportReport
 
@@ -35,28 +37,34 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
     units = [(project_id, day) for day in days_between(start, end) for project_id in project_ids]
     report = ImportReport(days=(end - start).days)
 
+    tables = [raw_feedback, *NORMALIZED_TABLES] if normalize else [raw_feedback]
+
     def import_unit(unit: tuple[str, date]) -> None:
         project_id, day = unit
         # The version is taken before the first page: a fetch that starts later sees a newer state.
         fetched_at = datetime.now(timezone.utc)
-        raw_rows: list = []
-        batch = NormalizedBatch() if normalize else None
-        # Page by page: the parsed items (the bulk of the memory) are dropped as soon as they are rows.
-        for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
-            texts = page.item_texts or [None] * len(page.items)
-            rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-                    for item, text in zip(page.items, texts, strict=True)]
-            raw_rows.extend(rows)
-            if batch is not None:
-                normalize_items([(row.feedback_id, item) for row, item in zip(rows, page.items, strict=True)],
-                                project_id=project_id, partition_date=day, into=batch)
-        tables: dict = {raw_feedback: raw_rows, **(normalized_rows(batch) if batch is not None else {})}
-        if not warehouse.replace_partition(project_id, day, tables, version=fetched_at,
-                                           feedback_ids=(row.feedback_id for row in raw_rows)):
-            log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)
-        report.add_fetched(project_id, day, len(raw_rows))
-        if batch is not None:
-            report.add_normalized(project_id, batch)
+        attempts: list[ImportReport] = []  # one per try: the write is retried whole, the pages fetched again
+
+        def pages() -> Iterator[Chunk]:
+            unit_report = ImportReport()
+            attempts.append(unit_report)
+            for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
+                texts = page.item_texts or [None] * len(page.items)
+                raw_rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+                            for item, text in zip(page.items, texts, strict=True)]
+                rows: dict = {raw_feedback: raw_rows}
+                unit_report.add_fetched(project_id, day, len(raw_rows))
+                if normalize:
+                    keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, page.items, strict=True)]
+                    batch = normalize_items(keyed, project_id=project_id, partition_date=day)
+                    rows.update(normalized_rows(batch))
+                    unit_report.add_normalized(project_id, batch)
+                yield rows, [row.feedback_id for row in raw_rows]
+
+        if warehouse.stream_partition(project_id, day, tables, pages, version=fetched_at):
+            report.add(attempts[-1])
+        else:
+            log.info("%s %s: a newer fetch was already stored; this one is not made", project_id, day)
 
     with _bulk_allocation(), ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="import") as pool:
         futures = [pool.submit(import_unit, unit) for unit in units]

@@ -37,6 +37,16 @@ class ImportReport:
             self.items_per_project[project_id] += items
             self.items_per_day[day.isoformat()] += items
 
+    def add(self, other: ImportReport) -> None:
+        """Count what ``other`` counted, too (the days excepted)."""
+        with self._lock:
+            for mine, theirs in ((self.items_per_project, other.items_per_project),
+                                 (self.items_per_day, other.items_per_day), (self.rows, other.rows),
+                                 (self.rejected_reasons, other.rejected_reasons),
+                                 (self.data_points_per_project, other.data_points_per_project)):
+                mine.update(theirs)
+            self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
+
     def add_normalized(self, project_id: str, batch: NormalizedBatch) -> None:
         with self._lock:
             for table, rows in schema.normalized_rows(batch).items():

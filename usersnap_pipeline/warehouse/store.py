@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,21 @@ _IDS_PER_CHUNK = 5000  # ids per statement: a bounded size for any database
 _ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
-              "connection already closed", "ssl connection has been closed")
+              "connection already closed", "ssl connection has been closed",
+              # two partitions written at once, each removing an item that moved into the other
+              "deadlock detected")
 _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
+# partition_state's counts of a partition's rows, by the table counted
+_COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
+
+Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, and the feedback ids they are of
 
 
 class Warehouse:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, connections: int = 5):
+        """``connections``: how many threads write at once. A PostgreSQL write holds its connection while
+        its pages are fetched, so each writer needs one of its own."""
         self.url = sa.make_url(url)
         if self.url.drivername == "postgresql":
             # psycopg2 ships with dagster-postgres; SQLAlchemy 2.1 would otherwise pick psycopg 3.
@@ -48,7 +56,8 @@ class Warehouse:
         if self.dialect == "sqlite" and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 60} if self.dialect == "sqlite" else {"connect_timeout": 10}
-        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True,
+                                       pool_size=max(5, connections))
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -104,16 +113,30 @@ class Warehouse:
         ``feedback_ids`` are removed wherever they are, so an item that arrives under another
         partition is never there twice.
         """
-        ids = sorted(set(feedback_ids))
-        layers = sorted({schema.LAYERS[table] for table in rows})
-        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})",
-                              lambda: self._replace_once(project_id, day, rows, layers, version, ids))
+        chunk = (rows, list(feedback_ids))
+        return self.stream_partition(project_id, day, list(rows), lambda: [chunk], version=version)
 
-    def _replace_once(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], layers: list[str],
-                      version: datetime, ids: list[str]) -> bool:
-        counts = {"raw_rows": len(rows[schema.raw_feedback])} if schema.raw_feedback in rows else {}
-        if schema.data_points in rows:
-            counts["data_points"] = len(rows[schema.data_points])
+    def stream_partition(self, project_id: str, day: date, tables: Sequence[sa.Table],
+                         chunks: Callable[[], Iterable[Chunk]], *, version: datetime) -> bool:
+        """:meth:`replace_partition` with the rows of ``tables`` arriving in chunks, (rows by table, their
+        feedback ids), as pages come from the API.
+
+        PostgreSQL loads each chunk as it arrives, inside the one transaction: memory holds a page, not a
+        partition, and a partition of any size costs the same. SQLite, one writer at a time, gathers the
+        chunks before it takes the write lock: fetching while holding it would stop every other write.
+        ``chunks`` is called again when the transaction is retried; on PostgreSQL, it is not iterated at
+        all when a newer version of the partition is already stored (nothing is fetched for nothing).
+        A PostgreSQL transaction stays open while the API is waited for: seconds, under a 429 pause
+        longer, which a server's ``idle_in_transaction_session_timeout`` must allow.
+        """
+        layers = sorted({schema.LAYERS[table] for table in tables})
+        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})",
+                              lambda: self._replace_once(project_id, day, tables, layers, version, chunks))
+
+    def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
+                      version: datetime, chunks: Callable[[], Iterable[Chunk]]) -> bool:
+        pending = [_gathered(chunks())] if self.dialect == "sqlite" else None
+        with_raw = schema.raw_feedback in tables
         with self._writing(), self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Tables that grow during an import have no statistics yet, and for the moved-id lookups
@@ -121,23 +144,30 @@ class Warehouse:
                 # table, paid per partition, quadratic over a backfill (85 s of 166 s at 200k items).
                 # Every statement here has an index that serves it.
                 conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            written_before = self._claim(conn, project_id, day, layers, version, counts)
+            written_before = self._claim(conn, project_id, day, layers, version)
             if written_before is None:
                 return False
-            if schema.raw_feedback in rows:
-                self._delete_moved(conn, ids, project_id, day)
-            else:
-                # Data point rows alone (a re-normalization) follow the raw layer, which says where an
-                # item lives: only items whose raw row is here now are written. One that moved since its
-                # raw row was read keeps its rows where it went.
-                rows = self._only_items_here(conn, rows, ids, project_id, day)
-            for table, table_rows in rows.items():
+            for table in tables:
                 # A layer never written for this partition has no rows in it: nothing to delete.
                 if schema.LAYERS[table] in written_before:
                     conn.execute(table.delete().where(table.c.project_id == project_id,
                                                       table.c.partition_date == day))
-                if table_rows:
-                    self._bulk_insert(conn, table, table_rows)
+            counts = {name: 0 for table, name in _COUNTED.items() if table in tables}
+            for rows, chunk_ids in (pending if pending is not None else chunks()):
+                if with_raw:
+                    self._delete_moved(conn, sorted(set(chunk_ids)), project_id, day)
+                else:
+                    # Data point rows alone (a re-normalization) follow the raw layer, which says where an
+                    # item lives: only items whose raw row is here now are written. One that moved since
+                    # its raw row was read keeps its rows where it went.
+                    rows = self._only_items_here(conn, rows, chunk_ids, project_id, day)
+                for table, table_rows in rows.items():
+                    if table_rows:
+                        self._bulk_insert(conn, table, table_rows)
+                    if table in _COUNTED:
+                        counts[_COUNTED[table]] += len(table_rows)
+            if counts:
+                conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
         return True
 
     def _delete_moved(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> None:
@@ -151,7 +181,7 @@ class Warehouse:
                                                       self._id_in(table.c.feedback_id)),
                                  {"ids": self._ids_value(chunk)})
 
-    def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: list[str],
+    def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: Sequence[str],
                          project_id: str, day: date) -> dict[sa.Table, Sequence[tuple]]:
         """``rows`` without those of items whose raw row is not in this partition. The raw rows kept
         are locked until commit: a write moving one of them elsewhere waits, then removes these rows too."""
@@ -166,14 +196,10 @@ class Warehouse:
         if here.issuperset(ids):
             return rows
         # feedback_id is the first column of every partitioned table (schema._partitioned).
-        kept = {table: [row for row in table_rows if row[0] in here] for table, table_rows in rows.items()}
-        if schema.data_points in kept:
-            conn.execute(schema.partition_state.update().where(*_state_key(project_id, day))
-                         .values(data_points=len(kept[schema.data_points])))
-        return kept
+        return {table: [row for row in table_rows if row[0] in here] for table, table_rows in rows.items()}
 
-    def _claim(self, conn: sa.Connection, project_id: str, day: date, layers: list[str], version: datetime,
-               counts: dict[str, int]) -> set[str] | None:
+    def _claim(self, conn: sa.Connection, project_id: str, day: date, layers: list[str],
+               version: datetime) -> set[str] | None:
         """Take the partition for this write: the layers written before, or None when a newer version
         of one of them is already stored (this write lost).
 
@@ -182,7 +208,7 @@ class Warehouse:
         """
         state = schema.partition_state
         versions = {f"{layer}_version": version for layer in layers}
-        values = {"project_id": project_id, "partition_date": day, **versions, **counts}
+        values = {"project_id": project_id, "partition_date": day, **versions}
         if conn.execute(_insert_state_if_missing(self.dialect, values).returning(state.c.project_id)).first():
             return set()
         columns = [state.c[name] for name in versions]
@@ -190,7 +216,7 @@ class Warehouse:
         stored = [read_timestamp(value) for value in previous]
         if any(value is not None and value > version for value in stored):
             return None
-        conn.execute(state.update().where(*_state_key(project_id, day)).values(**versions, **counts))
+        conn.execute(state.update().where(*_state_key(project_id, day)).values(**versions))
         return {layer for layer, value in zip(layers, stored, strict=True) if value is not None}
 
     def _ids_elsewhere(self, conn: sa.Connection, ids: list[str], project_id: str,
@@ -379,6 +405,17 @@ def _insert_state_if_missing(dialect: str, values: dict[str, Any]):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(schema.partition_state).values(**values).on_conflict_do_nothing()
+
+
+def _gathered(chunks: Iterable[Chunk]) -> Chunk:
+    """Chunks of rows as one."""
+    rows: dict[sa.Table, list[tuple]] = {}
+    ids: list[str] = []
+    for chunk_rows, chunk_ids in chunks:
+        for table, table_rows in chunk_rows.items():
+            rows.setdefault(table, []).extend(table_rows)
+        ids.extend(chunk_ids)
+    return rows, ids
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
