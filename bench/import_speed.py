@@ -218,7 +218,8 @@ def main() -> None:
     parser.add_argument("--latency-concurrency", type=int, default=32, help="pipeline fetch concurrency with latency")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS),
                         help="a subset for a quick look (the JSON is written only when all run)")
-    parser.add_argument("--days", type=int, default=DAYS, help="days the items are spread over (JSON only with the default)")
+    parser.add_argument("--days", type=int, default=DAYS,
+                        help="days the items are spread over (JSON only with the default)")
     parser.add_argument("--projects", type=int, default=PROJECTS, help="projects (JSON only with the default)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="import-speed-"))
