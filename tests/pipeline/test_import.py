@@ -164,3 +164,33 @@ def test_each_asset_alone_does_its_own_part(pipeline, pipeline_emulator):
     points = {r["feedback_id"]: r for r in pipeline.warehouse.rows(schema.data_points)}
     assert raw[item["feedback_id"]]["status_type"] == "done"
     assert points[item["feedback_id"]]["status"] == item["status_type"]
+
+
+def test_a_day_written_in_groups_of_pages_is_whole(pipeline, pipeline_emulator, monkeypatch):
+    """Many windows in flight write each day in groups of pages (ITEMS_IN_FLIGHT over the concurrency):
+    here pages of 7 items, written two pages at a time, by 4 windows at once."""
+    from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET
+    from usersnap_pipeline.steps import import_window as step
+    from usersnap_pipeline.steps.projects import resolve_projects
+    from usersnap_pipeline.usersnap import UsersnapClient
+
+    monkeypatch.setattr(step, "ITEMS_IN_FLIGHT", 40)  # 40 // 4 windows = 10 items: two pages of 7 per write
+    pipeline.warehouse.ensure_schema()
+    with UsersnapClient(pipeline_emulator.base_url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, page_size=7) as client:
+        report = step.import_window(client, pipeline.warehouse, resolve_projects(client, ()), FIRST_DAY,
+                                    ANCHOR.date() + timedelta(days=1), concurrency=4)
+        pages = client.stats.snapshot()["pages"]
+    truth = {item["feedback_id"]: item for item in pipeline_emulator.store.items()}
+    assert pages > 2 * len(report.items_per_day)  # days of several pages each
+    assert report.items == report.rows["data_points"] == len(truth) == 700
+    raw = {row["feedback_id"]: json.loads(row["item_json"]) for row in pipeline.warehouse.rows(schema.raw_feedback)}
+    assert raw == truth
+    assert {row["feedback_id"] for row in pipeline.warehouse.rows(schema.data_points)} == set(truth)
+    per_day: dict = {}
+    for item in truth.values():
+        key = (item["project_id"], _utc(item["created_at"]).date())
+        per_day[key] = per_day.get(key, 0) + 1
+    state = {(r["project_id"], r["partition_date"]): (r["raw_rows"], r["data_points"])
+             for r in pipeline.warehouse.rows(schema.partition_state)}
+    assert {key: counts for key, counts in state.items() if counts[0]} == \
+        {key: (count, count) for key, count in per_day.items()}

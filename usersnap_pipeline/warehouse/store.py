@@ -135,7 +135,7 @@ class Warehouse:
 
     def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
                       version: datetime, chunks: Callable[[], Iterable[Chunk]]) -> bool:
-        pending = [_gathered(chunks())] if self.dialect == "sqlite" else None
+        pending = [gathered(chunks())] if self.dialect == "sqlite" else None
         with_raw = schema.raw_feedback in tables
         with self._writing(), self.engine.begin() as conn:
             if self.dialect == "postgresql":
@@ -407,8 +407,11 @@ def _insert_state_if_missing(dialect: str, values: dict[str, Any]):
     return insert(schema.partition_state).values(**values).on_conflict_do_nothing()
 
 
-def _gathered(chunks: Iterable[Chunk]) -> Chunk:
+def gathered(chunks: Iterable[Chunk]) -> Chunk:
     """Chunks of rows as one."""
+    chunks = list(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
     rows: dict[sa.Table, list[tuple]] = {}
     ids: list[str] = []
     for chunk_rows, chunk_ids in chunks:
