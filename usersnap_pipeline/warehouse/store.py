@@ -121,8 +121,8 @@ class Warehouse:
         """:meth:`replace_partition` with the rows of ``tables`` arriving in chunks, (rows by table, their
         feedback ids), as pages come from the API.
 
-        PostgreSQL loads each chunk as it arrives, inside the one transaction: memory holds a page, not a
-        partition, and a partition of any size costs the same. SQLite, one writer at a time, gathers the
+        PostgreSQL loads each chunk as it arrives, inside the one transaction: memory holds a chunk, not a
+        partition, whatever the partition's size. SQLite, one writer at a time, gathers the
         chunks before it takes the write lock: fetching while holding it would stop every other write.
         ``chunks`` is called again when the transaction is retried; on PostgreSQL, it is not iterated at
         all when a newer version of the partition is already stored (nothing is fetched for nothing).
