@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 
 from ..transform.normalize import normalize_items
 from ..transform.raw import raw_row
-from ..usersnap import UsersnapClient, created_at_window
+from ..usersnap import Page, UsersnapClient, created_at_window
 from ..warehouse import Warehouse
 from ..warehouse.schema import NORMALIZED_TABLES, normalized_rows, raw_feedback
 from ..warehouse.store import Chunk, gathered
@@ -54,33 +54,15 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         attempts: list[ImportReport] = []  # one per try: the write is retried whole, the pages fetched again
 
         def pages() -> Iterator[Chunk]:
-            unit_report = ImportReport()
-            attempts.append(unit_report)
-            group: list[Chunk] = []
-            held = 0
+            attempts.append(ImportReport())
             for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
-                texts = page.item_texts or [None] * len(page.items)
-                raw_rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-                            for item, text in zip(page.items, texts, strict=True)]
-                rows: dict = {raw_feedback: raw_rows}
-                unit_report.add_fetched(project_id, day, len(raw_rows))
-                if normalize:
-                    keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, page.items, strict=True)]
-                    batch = normalize_items(keyed, project_id=project_id, partition_date=day)
-                    rows.update(normalized_rows(batch))
-                    unit_report.add_normalized(project_id, batch)
-                group.append((rows, [row.feedback_id for row in raw_rows]))
-                held += len(raw_rows)
-                if held >= items_per_write:
-                    yield gathered(group)
-                    group, held = [], 0
-            if group:
-                yield gathered(group)
+                yield _page_rows(page, project_id, day, fetched_at, normalize=normalize, report=attempts[-1])
 
-        if warehouse.stream_partition(project_id, day, tables, pages, version=fetched_at):
+        if warehouse.stream_partition(project_id, day, tables, lambda: _in_groups(pages(), items_per_write),
+                                      version=fetched_at):
             report.add(attempts[-1])
         else:
-            log.info("%s %s: a newer fetch was already stored; this one is not made", project_id, day)
+            log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)
 
     with _bulk_allocation(), ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="import") as pool:
         futures = [pool.submit(import_unit, unit) for unit in units]
@@ -91,6 +73,36 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         if failed is not None:
             raise failed.exception()
     return report
+
+
+def _page_rows(page: Page, project_id: str, day: date, fetched_at: datetime, *, normalize: bool,
+               report: ImportReport) -> Chunk:
+    """A page's raw rows and, with ``normalize``, its data point rows, counted into ``report``."""
+    texts = page.item_texts or [None] * len(page.items)
+    raw_rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+                for item, text in zip(page.items, texts, strict=True)]
+    rows: dict = {raw_feedback: raw_rows}
+    report.add_fetched(project_id, day, len(raw_rows))
+    if normalize:
+        keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, page.items, strict=True)]
+        batch = normalize_items(keyed, project_id=project_id, partition_date=day)
+        rows.update(normalized_rows(batch))
+        report.add_normalized(project_id, batch)
+    return rows, [row.feedback_id for row in raw_rows]
+
+
+def _in_groups(chunks: Iterable[Chunk], items: int) -> Iterator[Chunk]:
+    """``chunks`` gathered into groups of at least ``items`` items (the last one smaller)."""
+    group: list[Chunk] = []
+    held = 0
+    for chunk in chunks:
+        group.append(chunk)
+        held += len(chunk[1])
+        if held >= items:
+            yield gathered(group)
+            group, held = [], 0
+    if group:
+        yield gathered(group)
 
 
 @contextmanager

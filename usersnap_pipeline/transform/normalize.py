@@ -102,11 +102,9 @@ class NormalizedBatch:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_date: date,
-                    into: NormalizedBatch | None = None) -> NormalizedBatch:
-    """Normalize the raw items of one (project, day); ``items`` are (raw key, item) pairs. The rows are
-    added to ``into`` when given (a partition normalized page by page), else to a new batch."""
-    batch = NormalizedBatch() if into is None else into
+def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_date: date) -> NormalizedBatch:
+    """Normalize raw items of one (project, day); ``items`` are (raw key, item) pairs."""
+    batch = NormalizedBatch()
     for raw_key, item in items:
         try:
             _normalize_into(batch, item, project_id, partition_date)

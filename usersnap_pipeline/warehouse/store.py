@@ -135,7 +135,8 @@ class Warehouse:
 
     def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
                       version: datetime, chunks: Callable[[], Iterable[Chunk]]) -> bool:
-        pending = [gathered(chunks())] if self.dialect == "sqlite" else None
+        # Calling ``chunks`` fetches nothing yet: a generator's pages come as the loop below asks for them.
+        arriving = [gathered(chunks())] if self.dialect == "sqlite" else chunks()
         with_raw = schema.raw_feedback in tables
         with self._writing(), self.engine.begin() as conn:
             if self.dialect == "postgresql":
@@ -153,7 +154,7 @@ class Warehouse:
                     conn.execute(table.delete().where(table.c.project_id == project_id,
                                                       table.c.partition_date == day))
             counts = {name: 0 for table, name in _COUNTED.items() if table in tables}
-            for rows, chunk_ids in (pending if pending is not None else chunks()):
+            for rows, chunk_ids in arriving:
                 if with_raw:
                     self._delete_moved(conn, sorted(set(chunk_ids)), project_id, day)
                 else:
