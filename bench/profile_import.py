@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 from import_speed import (
+    DAYS,
+    PROJECTS,
     drop_database,
     free_port,
     fresh_database,
@@ -75,10 +77,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="profile-import-"))
     port = free_port()
-    emulator = start_emulator(args.items, 0, port)
+    emulator = start_emulator(args.items, 0, port, DAYS, PROJECTS)
     databases = [fresh_database("profile_dagster"), fresh_database("profile_pipeline")]
     try:
-        first, last = history_window()
+        first, last = history_window(DAYS)
         env = pipeline_env({**os.environ, "PYTHONUNBUFFERED": "1"}, work, f"http://127.0.0.1:{port}/v0.1", first,
                            f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", args.concurrency, databases[0])
         raw = work / "stacks.txt"
