@@ -6,7 +6,9 @@ then, each as its own process, from empty tables:
   pipeline   the README's CLI backfill (`dagster asset materialize --partition-range`), one run,
              into PostgreSQL and into SQLite
   dlt        bench/peer_dlt.py: dlt's rest_api source into the same PostgreSQL
-Reports wall time, items/s, peak RSS, API requests and the ratios; writes bench/results/import_speed.json.
+Reports wall time, items/s, peak RSS, API requests and the ratios, and where the CPU went: the contender's
+process, the emulator, and the rest of the machine (PostgreSQL, for the contenders that write to it);
+writes bench/results/import_speed.json.
 
     python bench/import_speed.py                      # N = 20,000 and 200,000; 0 and 100 ms latency
     python bench/import_speed.py --items 20000 --latency-ms 0
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "import_speed.json"
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 SELECTION = "raw_feedback,data_points"
+TICKS = os.sysconf("SC_CLK_TCK")
 DAYS, PROJECTS = 180, 4
 CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt")
 
@@ -52,20 +55,39 @@ def emulator_requests(port: int) -> int:
         return json.load(answer)["requests"]
 
 
-def run(name: str, command: list[str], env: dict, port: int, workdir: Path) -> dict:
-    """Run one contender as a child process; wall time, peak RSS (the largest process of its tree)."""
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has been busy (not idle, not waiting for I/O)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / TICKS
+
+
+def run(name: str, command: list[str], env: dict, port: int, workdir: Path, emulator_pid: int) -> dict:
+    """Run one contender as a child process; wall time, peak RSS (the largest process of its tree), and
+    the CPU seconds of the contender, of the emulator and of everything else (the database)."""
     out = workdir / f"{name}.out"
     before = emulator_requests(port)
+    emulator_before, machine_before = process_cpu_s(emulator_pid), machine_busy_s()
     started = time.perf_counter()
     with open(out, "w") as sink:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    own = usage.ru_utime + usage.ru_stime
+    emulator = process_cpu_s(emulator_pid) - emulator_before
+    machine = machine_busy_s() - machine_before
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{name} failed ({process.returncode}); see {out}:\n{out.read_text()[-3000:]}")
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "requests": emulator_requests(port) - before, "output": out.read_text()[-400:]}
+            "requests": emulator_requests(port) - before, "output": out.read_text()[-400:],
+            "cpu_s": {"own": round(own, 1), "emulator": round(emulator, 1),
+                      "rest": round(max(0.0, machine - own - emulator), 1)}}
 
 
 def fresh_database(prefix: str) -> str:
@@ -146,7 +168,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
 
         if "raw" in contenders:
             results["raw"] = run("raw", [sys.executable, str(ROOT / "bench" / "raw_crawl.py"), *window], base_env,
-                                 port, work)
+                                 port, work, emulator.pid)
 
         for target in [name.removeprefix("pipeline_") for name in contenders if name.startswith("pipeline_")]:
             home = work / f"home_{target}_{items}_{latency_ms:g}"
@@ -162,7 +184,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
             else:  # the embedded default: Dagster's SQLite storage, SQLite warehouse
                 warehouse = f"sqlite:///{work / f'warehouse_{items}_{latency_ms:g}.sqlite'}"
             env = pipeline_env(base_env, home, url, first, warehouse, concurrency, dagster_db)
-            result = run(f"pipeline_{target}", pipeline_command(first, today), env, port, work)
+            result = run(f"pipeline_{target}", pipeline_command(first, today), env, port, work, emulator.pid)
             result["data_points"] = count_rows(warehouse.replace("postgresql://", "postgresql+psycopg2://"),
                                                "data_points")
             results[f"pipeline_{target}"] = result
@@ -172,7 +194,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
         databases.append(fresh_database("bench_dlt"))
         dlt_url = f"postgresql://postgres:unused@127.0.0.1:5432/{databases[-1]}"
         result = run("dlt", [sys.executable, str(ROOT / "bench" / "peer_dlt.py"), *window, "--postgres", dlt_url],
-                     base_env, port, work)
+                     base_env, port, work, emulator.pid)
         result["data_points"] = count_rows(dlt_url.replace("postgresql://", "postgresql+psycopg2://"),
                                            "usersnap.feedback")
         results["dlt"] = result
@@ -194,13 +216,15 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| N | latency | contender | wall s | items/s | peak RSS MB | API requests | rows |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| N | latency | contender | wall s | items/s | peak RSS MB | API requests | rows "
+             "| CPU s: own | emulator | rest (database) |",
+             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         for name in [name for name in CONTENDERS if name in r]:
             e = r[name]
             lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {name} | {e['wall_s']} | {e['items_per_s']:,} | "
-                         f"{e['peak_rss_mb']} | {e['requests']:,} | {e.get('data_points', '')} |")
+                         f"{e['peak_rss_mb']} | {e['requests']:,} | {e.get('data_points', '')} | {e['cpu_s']['own']} | "
+                         f"{e['cpu_s']['emulator']} | {e['cpu_s']['rest']} |")
     lines += ["", "| N | latency | pipeline(PG) / raw wall | dlt / pipeline(PG) wall | pipeline items/s ÷ raw |",
               "|---:|---:|---:|---:|---:|"]
     for r in [r for r in rows if "ratios" in r]:
