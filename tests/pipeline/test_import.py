@@ -24,17 +24,34 @@ def _by_id(warehouse, table):
 
 
 def _expected_thread(item):
-    """The thread as a reader would write it down from the API item, independently of the normalizer."""
+    """The thread as a reader would write it down from the API item, independently of the normalizer:
+    (position, label, text, kind), a rating's string value written as its number, a yes/no as Yes/No."""
     thread = []
     for position, entry in enumerate(sorted(item["ordered_inputs"], key=lambda e: e["order"])):
-        value = entry["value"]
-        if isinstance(entry.get("text_value"), str) and entry["text_value"].strip():
-            thread.append((position, entry["label"], entry["text_value"]))
-        elif isinstance(value, bool):
-            thread.append((position, entry["label"], "Yes" if value else "No"))
-        elif isinstance(value, int):
-            thread.append((position, entry["label"], str(value)))
+        if isinstance(entry["boolean_value"], bool):
+            thread.append((position, entry["label"], "Yes" if entry["boolean_value"] else "No", "yes/no"))
+        elif entry["text_value"] and entry["text_value"].strip():
+            thread.append((position, entry["label"], entry["text_value"], "text"))
+        elif entry["text_value"] is None and entry["value"] is not None:
+            thread.append((position, entry["label"], str(int(entry["value"])), "rating"))
     return thread
+
+
+def _expected_rating(item, scales):
+    """The rating the emulator generated, and its scale as the README names it."""
+    for entry in item["ordered_inputs"]:
+        if entry["text_value"] is None and entry["boolean_value"] is None and entry["value"] is not None:
+            scale = {"nps": "nps", "thumb": "thumbs"}.get(scales[item["feedback_id"]]) or \
+                ("smileys" if entry["label"] == "How do you feel about this page?" else "five_star")
+            return float(entry["value"]), scale
+    return None, None
+
+
+def _expected_text(thread):
+    texts = [text for _, _, text, kind in thread if kind == "text"]
+    if len(texts) > 1 and texts[1].startswith(texts[0]):  # a title prefilled from the comment
+        texts = texts[1:]
+    return "\n".join(texts)
 
 
 def _flatten(data, prefix=""):
@@ -84,17 +101,15 @@ def test_range_import_matches_the_emulator_field_by_field(pipeline, pipeline_emu
         assert point["page_url"] == (item["client"] or {}).get("url")
         assert point["country"] == (item["client"] or {}).get("country_name")
         assert point["is_demo"] is item["is_demo"]
-        numbers = [e["value"] for e in item["ordered_inputs"]
-                   if isinstance(e["value"], int) and not isinstance(e["value"], bool)]
-        assert point["rating"] == (float(numbers[0]) if numbers else None)
+        assert (point["rating"], point["rating_scale"]) == _expected_rating(item, pipeline_emulator.store.rating_scales)
 
         thread = _expected_thread(item)
         got = [(m["position"], m["label"], m["text"]) for m in sorted(messages.get(feedback_id, []),
                                                                       key=lambda m: m["position"])]
-        assert got == thread
+        assert got == [(position, label, text) for position, label, text, _ in thread]
         assert len(fields.get(feedback_id, [])) == len(thread)
-        text_messages = [t for _, _, t in thread if not t.isdigit() and t not in ("Yes", "No", "-1")]
-        assert point["text"] == "\n".join(text_messages)
+        assert point["text"] == _expected_text(thread)
+        assert not [line for line in point["text"].splitlines() if line.strip().lstrip("-").isdigit()]
 
         assert {(lab["label_id"], lab["name"]) for lab in labels.get(feedback_id, [])} == \
             {(lab["company_label_id"], lab["name"]) for lab in item["labels"]}

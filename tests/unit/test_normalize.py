@@ -21,8 +21,8 @@ def _item(**changes):
             {"order": 1, "label": "Comment", "boolean_value": None, "text_value": "It broke", "value": "It broke"},
             {"order": 0, "label": "Title", "boolean_value": None, "text_value": "Broken", "value": "Broken"},
             {"order": 2, "label": "How likely are you to recommend us?", "boolean_value": None,
-             "text_value": None, "value": 9},
-            {"order": 3, "label": "Found it?", "boolean_value": False, "text_value": None, "value": False},
+             "text_value": None, "value": "9"},
+            {"order": 3, "label": "Found it?", "boolean_value": False, "text_value": None, "value": "false"},
             {"order": 4, "label": "Anything else?", "boolean_value": None, "text_value": "  ", "value": "  "},
         ],
         "labels": [{"company_label_id": "L1", "identifier": "bug", "name": "Bug", "color": "#f00"},
@@ -66,18 +66,89 @@ def test_data_point_fields():
     assert point.source_url.endswith("/f1") and point.is_demo is False
 
 
+def _rating_input(label, value, text_value=None):
+    return {"order": 0, "label": label, "boolean_value": None, "text_value": text_value, "value": value}
+
+
 @pytest.mark.parametrize("label, value, scale", [
     ("How would you rate your experience?", 4, "five_star"),
+    ("How would you rate your experience?", 4.5, "five_star"),
     ("How likely are you to recommend us to a friend?", 3, "nps"),
+    ("How likely are you to recommend us to a friend?", 10, "nps"),
     ("Score", 0, "nps"),
+    ("Score", 7, "nps"),
+    ("How do you feel about this page?", 2, "smileys"),
     ("Was this page helpful?", 1, "thumbs"),
+    ("Was this page helpful?", 0, "thumbs"),
     ("Rating", -1, "thumbs"),
 ])
-def test_rating_scale(label, value, scale):
-    item = _item(ordered_inputs=[{"order": 0, "label": label, "boolean_value": None, "text_value": None,
-                                  "value": value}])
-    point = _normalize(item).data_points[0]
+@pytest.mark.parametrize("sent_as", ["string as published", "JSON number", "string with spaces"])
+def test_rating_and_its_scale_from_the_label_and_range(label, value, scale, sent_as):
+    sent = {"string as published": f"{value:g}", "JSON number": value, "string with spaces": f" {value:g} "}[sent_as]
+    batch = _normalize(_item(ordered_inputs=[_rating_input(label, sent)]))
+    point = batch.data_points[0]
     assert (point.rating, point.rating_scale) == (float(value), scale)
+    assert point.text == ""  # a rating is not something the customer wrote
+    assert [(f.field_type, f.number_value, f.message_text) for f in batch.fields] == \
+        [("number", float(value), f"{value:g}")]
+
+
+def test_a_rating_typed_into_text_value_is_still_a_rating():
+    point = _normalize(_item(ordered_inputs=[_rating_input("Rate us", "4", text_value="4")])).data_points[0]
+    assert (point.rating, point.rating_scale, point.text) == (4.0, "five_star", "")
+
+
+@pytest.mark.parametrize("value", ["42", "11", "-3", "2.25"])
+def test_a_number_on_no_rating_scale_is_a_number_field_not_a_rating(value):
+    batch = _normalize(_item(ordered_inputs=[_rating_input("How many seats?", value),
+                                             _rating_input("How would you rate us?", "3") | {"order": 1}]))
+    assert batch.fields[0].number_value == float(value)
+    assert (batch.data_points[0].rating, batch.data_points[0].rating_scale) == (3.0, "five_star")
+
+
+@pytest.mark.parametrize("entry, answer", [
+    ({"boolean_value": True, "text_value": None, "value": "true"}, True),
+    ({"boolean_value": False, "text_value": None, "value": None}, False),
+    ({"boolean_value": None, "text_value": None, "value": "false"}, False),
+    ({"boolean_value": None, "text_value": None, "value": True}, True),
+])
+def test_yes_no_from_boolean_value_or_its_value(entry, answer):
+    batch = _normalize(_item(ordered_inputs=[{"order": 0, "label": "Found it?", **entry}]))
+    assert [(f.field_type, f.boolean_value, f.message_text) for f in batch.fields] == \
+        [("boolean", answer, "Yes" if answer else "No")]
+    assert batch.data_points[0].text == "" and batch.data_points[0].rating is None
+
+
+def test_a_customer_who_types_true_wrote_text():
+    entry = {"order": 0, "label": "Comment", "boolean_value": None, "text_value": "true", "value": "true"}
+    assert _normalize(_item(ordered_inputs=[entry])).data_points[0].text == "true"
+
+
+def _texts(*pairs):
+    return [{"order": n, "label": label, "boolean_value": None, "text_value": text, "value": text}
+            for n, (label, text) in enumerate(pairs)]
+
+
+@pytest.mark.parametrize("title, comment", [
+    ("The login button is not working", "The login button is not working since the update."),
+    ("the login button is not working…", "The login button is NOT working, since the update"),
+    ("The login button is not work", "The login button is not working since the update."),  # cut mid-word
+    ("Export is broken", "Export is broken"),
+])
+def test_a_title_that_repeats_the_start_of_the_comment_is_counted_once(title, comment):
+    point = _normalize(_item(ordered_inputs=_texts(("Title", title), ("Comment", comment)))).data_points[0]
+    assert point.text == comment
+    assert point.title == title  # the title itself is kept, and the thread keeps both inputs
+
+
+@pytest.mark.parametrize("title, comment", [
+    ("Broken", "It broke"),
+    ("Log", "Login fails"),  # a short start inside a word is not a repeat
+    ("Search", "Search results are empty"[::-1]),
+])
+def test_a_title_of_its_own_stays_in_the_text(title, comment):
+    point = _normalize(_item(ordered_inputs=_texts(("Title", title), ("Comment", comment)))).data_points[0]
+    assert point.text == f"{title}\n{comment}"
 
 
 def test_title_falls_back_to_the_first_line_of_the_first_text():

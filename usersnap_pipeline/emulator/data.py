@@ -1,11 +1,12 @@
 """Seeded, deterministic Usersnap-shaped data: projects, assignees and feedback items.
 
 The same (seed, items, projects, days, end) always gives the same data. Every item is shaped like
-the spec's example, with the variety real accounts show: several form types (title + comment,
-five-star, NPS, thumbs, yes/no, custom choice fields), labels, custom statuses, null and missing
-fields, nested custom data, unicode and emoji, very long texts, demo items, items edited after
-creation. The generator also remembers which topic produced each text, so theme quality can be
-measured against it (that truth never appears in the API's answers).
+the spec's example and typed as the spec publishes it (``spec/usersnap-api-v0.1.schema.json``), with
+the variety real accounts show: several form types (title + comment, five-star, NPS, smileys, thumbs,
+yes/no, custom choice fields), labels, custom statuses, null and missing fields, nested custom data,
+unicode and emoji, very long texts, demo items, items edited after creation. The generator also
+remembers which topic produced each text, so theme quality can be measured against it (that truth
+never appears in the API's answers).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ BROWSERS = [("Firefox", "103.0", "Macintosh", "Firefox 103 (macOS Catalina)"),
             ("Edge", "125.0", "Windows", "Edge 125 (Windows 10)")]
 PLACES = [("Linz", "Austria"), ("Vienna", "Austria"), ("Berlin", "Germany"), ("Paris", "France"),
           ("São Paulo", "Brazil"), ("Tokyo", "Japan"), ("Austin", "United States"), (None, None)]
-FORMS = ["bug_report", "five_star", "nps", "thumbs"]
+FORMS = ["bug_report", "five_star", "nps", "thumbs", "smileys"]
 # How often each topic comes up at the start and at the end of the window (others stay at 1), so
 # trends have something real to find: dark mode requests grow, billing complaints fade.
 TOPIC_DRIFT = {"dark_mode": (0.3, 3.0), "billing": (2.0, 0.3)}
@@ -231,7 +232,9 @@ class ItemFactory:
         inputs: list[tuple[str, Any]] = []
         scale = None
         if form == "bug_report":
-            inputs.append(("Title", rng.choice(TOPICS[topic]["titles"])))
+            # Many forms start the comment with the title's words, or prefill the title from the comment.
+            title = comment[:rng.randint(20, 60)].rstrip() if rng.random() < 0.3 else rng.choice(TOPICS[topic]["titles"])
+            inputs.append(("Title", title))
             inputs.append(("Comment", comment))
             inputs.append(("Severity", rng.choice(["Low", "Medium", "Critical", ""])))
         elif form == "five_star":
@@ -244,11 +247,15 @@ class ItemFactory:
             inputs.append(("How likely are you to recommend us to a friend?", rng.randint(0, 10)))
             inputs.append(("What is the main reason for your score?", comment))
             inputs.append(("Which plan are you on?", rng.choice(["Free", "Pro", "Enterprise", None])))
+        elif form == "smileys":
+            scale = "one_to_five"
+            inputs.append(("How do you feel about this page?", rng.randint(1, 5)))
+            inputs.append(("What could we do better?", comment))
         else:
             scale = "thumb"
             inputs.append(("Was this page helpful?", rng.choice([1, -1])))
             inputs.append(("Comment", comment))
-        return [_input(order, label, value) for order, (label, value) in enumerate(inputs)], scale
+        return [published_input(order, label, value) for order, (label, value) in enumerate(inputs)], scale
 
     def _status(self, edited: bool) -> str:
         rng = self.rng
@@ -306,12 +313,18 @@ class ItemFactory:
         return [dict(self.labels[identifier]) for identifier in dict.fromkeys(chosen)]
 
 
-def _input(order: int, label: str, value: Any) -> dict[str, Any]:
-    is_bool = isinstance(value, bool)
-    return {"order": order, "label": label,
-            "boolean_value": value if is_bool else None,
-            "text_value": value if isinstance(value, str) else None,
-            "value": value}
+def published_input(order: int, label: str, answer: Any) -> dict[str, Any]:
+    """An ``ordered_inputs`` entry as the published API types it: ``value`` is a string or null; a
+    text input also fills ``text_value``; a rating has a null ``text_value`` and its number as a string
+    in ``value``; a yes/no sets ``boolean_value`` (the spec is silent on its ``value``: the strictest
+    reading of "value: string" is the answer written as ``"true"`` / ``"false"``)."""
+    if isinstance(answer, bool):
+        return {"order": order, "label": label, "boolean_value": answer, "text_value": None,
+                "value": "true" if answer else "false"}
+    if isinstance(answer, (int, float)):
+        return {"order": order, "label": label, "boolean_value": None, "text_value": None, "value": f"{answer:g}"}
+    text = None if answer is None else str(answer)
+    return {"order": order, "label": label, "boolean_value": None, "text_value": text, "value": text}
 
 
 def generate(*, seed: int = 1, items: int = 1000, projects: int = 2, days: int = 180,

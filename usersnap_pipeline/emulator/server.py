@@ -180,7 +180,10 @@ class Emulator:
     def _route_submit(self, api_key, *, params, body):
         pid = self._project(api_key, by_api_key=True)
         payload = _json_body(body)
-        item = self.store.submit(pid, payload)
+        try:
+            item = self.store.submit(pid, payload)
+        except QueryError as exc:
+            raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
         return 201, {"feedback": item}
 
     def _route_assignees(self, api_key, *, params, body):

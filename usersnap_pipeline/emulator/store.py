@@ -227,10 +227,13 @@ class FeedbackStore:
         return float(item.get("likes") or 0)
 
     def _rating(self, item: dict[str, Any]) -> float | None:
+        # A rating input: no text, no yes/no, its number as a string in `value` (as published).
         for entry in item.get("ordered_inputs") or []:
-            value = entry.get("value") if isinstance(entry, dict) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
+            if isinstance(entry, dict) and entry.get("text_value") is None and entry.get("boolean_value") is None:
+                try:
+                    return float(entry.get("value"))
+                except (TypeError, ValueError):
+                    continue
         return None
 
     def _matches(self, key: str, filters: list[tuple[str, str, Any]]) -> bool:
@@ -292,6 +295,8 @@ class FeedbackStore:
 
     def submit(self, project_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Store a new submission. Known item fields in ``payload`` override generated ones."""
+        if "ordered_inputs" in payload:
+            _check_published_inputs(payload["ordered_inputs"])
         with self._lock:
             self._next_number[project_id] += 1
             created = self._now_after(self._latest_created(project_id))
@@ -332,6 +337,23 @@ class FeedbackStore:
     def _latest_created(self, project_id: str) -> str:
         index = self._by_created[project_id]
         return index[-1][0] if index else fmt_time(self._clock() - timedelta(seconds=1))
+
+
+_INPUT_TYPES = {"order": (int,), "label": (str,), "boolean_value": (bool, type(None)),
+                "text_value": (str, type(None)), "value": (str, type(None))}
+
+
+def _check_published_inputs(entries: Any) -> None:
+    """A submission's form inputs must have the published types, or the API would serve what the spec
+    says it never does (a number in ``value``)."""
+    if not isinstance(entries, list):
+        raise QueryError("ordered_inputs must be a list")
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != set(_INPUT_TYPES):
+            raise QueryError(f"each input must have exactly the keys {', '.join(_INPUT_TYPES)}")
+        for key, types in _INPUT_TYPES.items():
+            if not isinstance(entry[key], types) or (key == "order" and isinstance(entry[key], bool)):
+                raise QueryError(f"input {key} must be {' or '.join(t.__name__ for t in types)}")
 
 
 def _compare(actual: Any, op: str, value: Any, *, numeric: bool) -> bool:

@@ -18,7 +18,15 @@ from typing import Any, NamedTuple
 TITLE_LABEL = re.compile(r"^\s*(title|subject|summary|headline)\s*$", re.IGNORECASE)
 NPS_LABEL = re.compile(r"recommend|likely|nps", re.IGNORECASE)
 THUMBS_LABEL = re.compile(r"helpful|thumb|useful", re.IGNORECASE)
+SMILEY_LABEL = re.compile(r"smiley|emoji|mood|feel", re.IGNORECASE)
+# The API sends a rating as a string ("value": "4"); a bare number typed into a text input is one too.
+NUMBER = re.compile(r"\s*[-+]?\d+(?:\.\d+)?\s*")
+YES_NO = {"true": True, "false": False}
 TITLE_LENGTH = 120
+MIN_CUT_TITLE = 20
+# What text inputs are compared by when one repeats the start of another: case, spacing and the
+# punctuation a form adds or cuts ("Login broken…" / "login broken, since monday") do not count.
+_NOT_COMPARED = re.compile(r"[\s.,;:!?…\-–—'\"()\[\]]+")
 # What json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) writes, without building an
 # encoder per call (one per custom data value).
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
@@ -148,7 +156,9 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
         fields.append(Field(*key, position, label, kind, None, number_value, boolean_value,
                             _written_out(number_value, boolean_value)))
         if kind == "number" and rating is None:
-            rating, rating_scale = number_value, _rating_scale(label, number_value)
+            rating_scale = _rating_scale(label, number_value)
+            if rating_scale is not None:
+                rating = number_value
 
     if title is None and texts:
         title = texts[0].split("\n", 1)[0][:TITLE_LENGTH]
@@ -169,7 +179,7 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
         clean_text(item.get("email")),
         clean_text(item.get("assignee_id")),
         title,
-        "\n".join(texts),
+        "\n".join(_without_repeated_starts(texts)),
         clean_text(item.get("public_link")),
         clean_text(screenshot.get("annotated_image_url")) if isinstance(screenshot, dict) else None,
         clean_text(client.get("url")),
@@ -269,21 +279,30 @@ def _order_of(entry: dict[str, Any], index: int) -> float:
 
 
 def _typed_value(entry: dict[str, Any]) -> tuple[str | None, str | None, float | None, bool | None]:
-    """(field_type, text, number, boolean) of an input; field_type None when it is empty."""
+    """(field_type, text, number, boolean) of an input; field_type None when it is empty.
+
+    Read as published (a yes/no in ``boolean_value``; text in ``text_value``; a rating's number as a
+    string in ``value``) and leniently beyond it: a JSON number or boolean in ``value``, a bare number
+    in ``text_value``, text only in ``value``."""
+    boolean_value = entry.get("boolean_value")
+    if isinstance(boolean_value, bool):
+        return "boolean", None, None, boolean_value
     text_value = entry.get("text_value")
-    if isinstance(text_value, str):
-        text_value = clean_text(text_value)  # None when nothing readable is left: not text then
-        if text_value is not None:
-            return "text", text_value, None, None
-    if isinstance(entry.get("boolean_value"), bool):
-        return "boolean", None, None, entry["boolean_value"]
-    value = entry.get("value")
-    if isinstance(value, bool):
-        return "boolean", None, None, value
-    if isinstance(value, (int, float)):
-        return ("number", None, float(value), None) if value == value else (None, None, None, None)
-    if isinstance(value, (str, list, dict)):
-        text = clean_text(value)
+    if text_value is None or (type(text_value) is str and text_value.isspace()) or text_value == "":
+        text_value, answer = None, entry.get("value")
+    else:
+        answer = text_value
+    if type(answer) is str:
+        if NUMBER.fullmatch(answer):
+            return "number", None, float(answer), None
+        if text_value is None and answer.strip().lower() in YES_NO:
+            return "boolean", None, None, YES_NO[answer.strip().lower()]
+    elif isinstance(answer, bool):
+        return "boolean", None, None, answer
+    elif isinstance(answer, (int, float)):
+        return ("number", None, float(answer), None) if answer == answer else (None, None, None, None)
+    if isinstance(answer, (str, list, dict)):
+        text = clean_text(answer)  # None when nothing readable is left: not text then
         if text is not None and text not in ("[]", "{}"):
             return "text", text, None, None
     return None, None, None, None
@@ -296,12 +315,32 @@ def _written_out(number: float | None, boolean: bool | None) -> str:
     return str(int(number)) if number.is_integer() else str(number)
 
 
-def _rating_scale(label: str, value: float | None) -> str:
-    if value == -1 or THUMBS_LABEL.search(label):
+def _rating_scale(label: str, value: float) -> str | None:
+    """The scale of a rating input, from its label and its value; None when the number is on no
+    rating scale (a count or an amount typed into the form is a number field, not a rating)."""
+    if not (-1 <= value <= 10 and (value * 2).is_integer()):
+        return None
+    if value == -1 or (THUMBS_LABEL.search(label) and value in (0, 1)):
         return "thumbs"
-    if NPS_LABEL.search(label) or (value is not None and (value > 5 or value == 0)):
-        return "nps"
-    return "five_star"
+    if NPS_LABEL.search(label) or value > 5 or value == 0:
+        return "nps" if value.is_integer() and value >= 0 else None
+    return "smileys" if SMILEY_LABEL.search(label) else "five_star"
+
+
+def _without_repeated_starts(texts: list[str]) -> list[str]:
+    """The text inputs less any that only repeats the start of another (a title the form prefilled
+    from the comment, or a comment that begins with its title): themes and quotes read it once."""
+    if len(texts) < 2:
+        return texts
+    keys = [_NOT_COMPARED.sub(" ", text.casefold()).strip() for text in texts]
+    return [text for index, (text, key) in enumerate(zip(texts, keys, strict=True))
+            if not key or not any(_starts(other, key) and (len(other) > len(key) or other_index < index)
+                                  for other_index, other in enumerate(keys) if other_index != index)]
+
+
+def _starts(text: str, start: str) -> bool:
+    # At a word boundary, or anywhere for a long start: forms cut a prefilled title mid-word.
+    return text.startswith(start) and (len(start) >= MIN_CUT_TITLE or text[len(start):len(start) + 1] in ("", " "))
 
 
 def _as_int(value: Any) -> int | None:
