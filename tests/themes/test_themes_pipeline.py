@@ -5,13 +5,16 @@ volume, and the chart and report files."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from tests.conftest import ANCHOR
+from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.themes import ASSIGNMENT_ASSETS
 from usersnap_pipeline.warehouse import schema
@@ -149,7 +152,13 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
     for row in trends:
         if row["granularity"] == "day":
             per_day[row["period_start"]] = per_day.get(row["period_start"], 0) + row["share"]
-    assert all(0.9 <= total <= 1.0 + 1e-6 for total in per_day.values())  # unthemed data points make up the rest
+    # Each day's shares add up to the part of that day's feedback that has a theme; the rest is
+    # "Other / unclear" and the forms without text.
+    dp, best = schema.data_points.c, _best_themes(pipeline.warehouse)
+    days_of = {row.feedback_id: _utc(row.created_at).date() for row in pipeline.warehouse.fetch(
+        sa.select(dp.feedback_id, dp.created_at).where(dp.is_demo == sa.false()))}
+    every, themed = Counter(days_of.values()), Counter(days_of[fid] for fid in best)
+    assert per_day == pytest.approx({day: themed[day] / every[day] for day in every}, abs=1e-3)
     assert metadata["dagster/row_count"] == len(trends)
 
 
