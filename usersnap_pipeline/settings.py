@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .themes.encoder import DEFAULT_MODEL as DEFAULT_THEMES_MODEL
 from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
@@ -37,6 +38,7 @@ class Settings:
     fetch_concurrency: int = 4
     report_dir: Path = DEFAULT_REPORT_DIR
     import_schedule_cron: str = DEFAULT_IMPORT_SCHEDULE_CRON
+    themes_model: str = DEFAULT_THEMES_MODEL
 
 
 def default_warehouse_url() -> str:
@@ -84,6 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         fetch_concurrency=_positive_int(env, "USERSNAP_FETCH_CONCURRENCY", 4),
         report_dir=Path(env.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR),
         import_schedule_cron=_cron(env, "USERSNAP_IMPORT_SCHEDULE_CRON", DEFAULT_IMPORT_SCHEDULE_CRON),
+        themes_model=(env.get("USERSNAP_THEMES_MODEL") or "").strip() or DEFAULT_THEMES_MODEL,
     )
 
 

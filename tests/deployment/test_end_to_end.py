@@ -84,9 +84,12 @@ def test_the_themes_job_runs_through_the_graphql_client(deployment, themes_run):
     warehouse = deployment.warehouse()
     try:
         themes = warehouse.fetch(sa.select(sa.func.count()).select_from(schema.themes))[0][0]
-        assigned = warehouse.fetch(sa.select(sa.func.count()).select_from(schema.data_point_themes))[0][0]
+        themed = warehouse.fetch(sa.select(sa.func.count()).select_from(schema.data_point_themes)
+                                 .where(schema.data_point_themes.c.rank == 1))[0][0]
+        points = warehouse.fetch(sa.select(sa.func.count()).select_from(schema.data_points))[0][0]
     finally:
         warehouse.dispose()
-    assert themes >= 3 and assigned >= 400
+    # Realistic feedback: noise and forms without text stay "Other / unclear", the rest has a theme.
+    assert themes >= 6 and themed >= 0.7 * points
     trends = latest_metadata(deployment, "theme_trends")
     assert trends["runId"] == themes_run and "data:image/png;base64," in trends["trends_chart"]

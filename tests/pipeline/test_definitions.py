@@ -13,7 +13,8 @@ from usersnap_pipeline.defs.code_location import IMPORT_JOB, build_definitions
 from usersnap_pipeline.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED_ASSETS = {"raw_feedback", "data_points", "assignees", "themes", "data_point_themes", "theme_trends"}
+EXPECTED_ASSETS = {"raw_feedback", "data_points", "assignees", "data_point_embeddings", "themes", "data_point_themes",
+                   "theme_trends"}
 EXPECTED_CHECKS = {"matches_usersnap", "feedback_id_unique", "required_columns_not_null",
                    "metadata_rows_have_their_data_point", "no_rejected_items"}
 ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
@@ -118,10 +119,10 @@ def test_schedules_skip_when_usersnap_is_disconnected(monkeypatch):
 
 
 def test_loading_the_code_location_leaves_the_theme_libraries_out():
-    """Every import run and sensor tick loads the definitions: scikit-learn and matplotlib (~150 MB,
-    seconds) are imported only by the theme assets themselves."""
-    probe = ("import sys, usersnap_pipeline.definitions; "
-             "print(sorted(m for m in ('sklearn', 'scipy', 'matplotlib') if m in sys.modules))")
+    """Every import run and sensor tick loads the definitions: PyTorch, sentence-transformers, scikit-learn
+    and matplotlib (~1 GB, seconds) are imported only by the theme assets themselves."""
+    probe = ("import sys, usersnap_pipeline.definitions; print(sorted(m for m in ('torch', 'sentence_transformers', "
+             "'transformers', 'sklearn', 'scipy', 'matplotlib') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**os.environ, **ENV}, check=True,
                             capture_output=True, text=True).stdout.strip()
     assert loaded == "[]"

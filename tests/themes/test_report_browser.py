@@ -26,6 +26,7 @@ def test_the_report_renders_with_its_chart_themes_and_quotes(pipeline, browser):
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", chart) > 500
     labels = {t["label"] for t in pipeline.warehouse.rows(schema.themes)}
     assert {h.text for h in browser.find_elements(By.CSS_SELECTOR, "section.theme h3")} == labels
+    assert browser.find_element(By.CSS_SELECTOR, "tr.other td").text == "Other / unclear"
     links = browser.find_elements(By.CSS_SELECTOR, "section.theme a")
     assert links and all(a.get_attribute("href").startswith("https://app.usersnap.com/l/feedback/") for a in links)
 

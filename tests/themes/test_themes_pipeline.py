@@ -1,12 +1,14 @@
 """The themes assets through Dagster, on data imported from the emulator over HTTP, in a real
-warehouse: quality against the generator's topics, stable ids, incremental assignment, minimum
-volume, and the chart and report files."""
+warehouse: quality on the hand-written realistic corpus the emulator serves (against each text's true
+topic), readable labels, stable ids, incremental assignment and embedding, minimum volume, and the
+chart and report files."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from datetime import datetime, timezone
+from html import escape
 
 import dagster as dg
 import pytest
@@ -19,7 +21,12 @@ from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.defs.themes import ASSIGNMENT_ASSETS
 from usersnap_pipeline.warehouse import schema
 
-NMI_FLOOR, ARI_FLOOR = 0.8, 0.65  # measured 0.93 / 0.84 on this data; bench/themes_quality.py reports more
+# Measured 0.58 / 0.41 on this data (700 draws from the corpus, its noise counted as a topic and
+# unthemed data points as one more cluster); bench/themes_quality.py reports more.
+NMI_FLOOR, ARI_FLOOR, LARGEST_SHARE = 0.5, 0.3, 0.2
+# Words of greetings, politeness and signatures: a theme named after one is a theme of boilerplate.
+BOILERPLATE = {"thanks", "thank", "thx", "hi", "hello", "hey", "urgent", "asap", "please", "regards", "cheers",
+               "sent", "iphone", "team", "danke", "gracias", "merci", "hallo", "hola", "bonjour"}
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -52,16 +59,22 @@ def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_e
     found = [best.get(fid, "unthemed") for fid in with_text]
     assert normalized_mutual_info_score(truth, found) >= NMI_FLOOR
     assert adjusted_rand_score(truth, found) >= ARI_FLOOR
+    sizes = [found.count(theme_id) for theme_id in set(found) - {"unthemed"}]
+    assert max(sizes) <= LARGEST_SHARE * len(found), "no catch-all theme"
+    noise = [f for f, topic in zip(found, truth, strict=True) if topic == "noise"]
+    assert noise.count("unthemed") >= 0.6 * len(noise), "noise goes to Other / unclear"
 
     demo_ids = {row[0] for row in pipeline.warehouse.fetch(sa.select(dp.feedback_id).where(dp.is_demo == sa.true()))}
     assert demo_ids and not demo_ids & set(best), "demo items must not be themed"
 
     themes = list(pipeline.warehouse.rows(schema.themes))
-    assert 3 <= len(themes) <= 12
+    assert 6 <= len(themes) <= 24
     assert sum(t["data_points"] for t in themes) == len(best)
     for theme in themes:
         quotes = json.loads(theme["quotes_json"])
         assert theme["label"] and json.loads(theme["keywords_json"]) and quotes
+        assert not set(theme["label"].lower().replace("/", " ").split()) & BOILERPLATE, theme["label"]
+        assert len({q["text"].lower() for q in quotes}) == len(quotes)
         assert all(q["source_url"].startswith("https://app.usersnap.com/l/feedback/") for q in quotes)
         assert theme["first_seen"] is not None and theme["last_seen"] is not None
     metadata = _metadata(result, "themes")
@@ -81,6 +94,33 @@ def test_theme_ids_and_assignments_are_stable_between_runs(pipeline):
     assert _best_themes(pipeline.warehouse) == first
 
 
+def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline):
+    import random
+
+    import numpy as np
+
+    from usersnap_pipeline.steps.themes import load_model
+    from usersnap_pipeline.themes.clean import clean_for_themes
+    from usersnap_pipeline.themes.discover import discover_themes
+
+    pipeline.seed(FIRST_DAY, ANCHOR.date())
+    with dg.instance_for_test() as instance:
+        assert pipeline.themes(instance).success
+    stored, model = _best_themes(pipeline.warehouse), load_model(pipeline.warehouse)
+    dp, emb = schema.data_points.c, schema.data_point_embeddings.c
+    rows = pipeline.warehouse.fetch(sa.select(dp.feedback_id, dp.text, emb.vector).select_from(
+        schema.data_points.join(schema.data_point_embeddings, emb.feedback_id == dp.feedback_id))
+        .where(emb.vector.is_not(None)))
+    random.Random(11).shuffle(rows)
+    vectors = np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
+    shuffled, _ = discover_themes([row.feedback_id for row in rows], [clean_for_themes(row.text) for row in rows],
+                                  vectors, version=model.version, encoder=model.encoder,
+                                  embed=pipeline.defs.resources["theme_encoder"].encoder().encode)
+    assert [(t.theme_id, t.label) for t in shuffled.themes] == [(t.theme_id, t.label) for t in model.themes]
+    again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors) if a.rank == 1}
+    assert again == stored
+
+
 def test_new_data_points_are_assigned_incrementally_to_the_existing_themes(pipeline, pipeline_emulator):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
@@ -89,28 +129,29 @@ def test_new_data_points_are_assigned_incrementally_to_the_existing_themes(pipel
         assignments_before = _table(pipeline.warehouse, schema.data_point_themes)
 
         new = [pipeline_emulator.store.submit_random() for _ in range(25)]
+        best_before = _best_themes(pipeline.warehouse)
+        # Copies of themed data points' forms: the same text must land in the same theme, by the same model.
+        originals = sorted(best_before)[:10]
+        items = {item["feedback_id"]: item for item in pipeline_emulator.store.items()}
+        copies = {pipeline_emulator.store.submit(items[fid]["project_id"], {
+            "ordered_inputs": items[fid]["ordered_inputs"], "is_demo": False})["feedback_id"]: fid for fid in originals}
         today = datetime.now(timezone.utc).date()
         pipeline.seed(today, today)
         result = pipeline.themes(instance, ASSIGNMENT_ASSETS)
     assert result.success
 
-    new_feedback = {item["feedback_id"] for item in new if not item["is_demo"]}
+    new_feedback = {item["feedback_id"] for item in new if not item["is_demo"]} | set(copies)
     metadata = _metadata(result, "data_point_themes")
     assert metadata["assigned_now"] == len(new_feedback)
+    assert _metadata(result, "data_point_embeddings")["embedded_now"] == len(new_feedback), \
+        "old data points are not embedded again"
     assert _table(pipeline.warehouse, schema.theme_model) == model_before, "assignment must not re-discover"
     after = _table(pipeline.warehouse, schema.data_point_themes)
     assert [row for row in after if row[0] not in new_feedback] == assignments_before
     best = _best_themes(pipeline.warehouse)
+    assert {copy: best.get(copy) for copy in copies} == {copy: best_before[fid] for copy, fid in copies.items()}
     themed_new = [fid for fid in new_feedback if fid in best]
-    assert len(themed_new) >= len(new_feedback) - 3  # a form without text has nothing to theme
-    topics = pipeline_emulator.store.topics
-    # New data points land in the theme the old data points of their topic mostly went to.
-    majority = {}
-    for fid, theme_id in best.items():
-        if fid not in new_feedback:
-            majority.setdefault(topics[fid], []).append(theme_id)
-    agree = sum(best[fid] == max(set(majority[topics[fid]]), key=majority[topics[fid]].count) for fid in themed_new)
-    assert agree >= 0.75 * len(themed_new)
+    assert len(themed_new) >= 0.6 * len(new_feedback)  # noise and forms without text stay "Other / unclear"
 
 
 def test_too_little_feedback_gives_no_themes_and_says_so(pipeline):
@@ -143,7 +184,8 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
     for heading in ("<h1>Usersnap feedback themes</h1>", "<h2>Trends</h2>", "<h2>Themes</h2>"):
         assert heading in html
     themes = list(pipeline.warehouse.rows(schema.themes))
-    assert all(t["label"].replace("/", "&#x2F;") in html or t["label"] in html for t in themes)
+    assert all(escape(t["label"]) in html for t in themes)
+    assert "Other / unclear" in html
 
     trends = list(pipeline.warehouse.rows(schema.theme_trends))
     days = {row["period_start"] for row in trends if row["granularity"] == "day"}
@@ -187,7 +229,7 @@ def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipelin
         return {key.to_user_string() for key in request.asset_selection}
 
     pipeline.seed(FIRST_DAY, ANCHOR.date())
-    assert requested() == {"themes", "data_point_themes", "theme_trends"}
+    assert requested() == {"data_point_embeddings", "themes", "data_point_themes", "theme_trends"}
     with dg.instance_for_test() as instance:
         assert pipeline.themes(instance).success
-    assert requested() == {"data_point_themes", "theme_trends"}
+    assert requested() == {"data_point_embeddings", "data_point_themes", "theme_trends"}

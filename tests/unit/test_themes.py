@@ -1,4 +1,5 @@
-"""Pure theme functions: trends arithmetic and flags, keywords and labels, the model round trip."""
+"""Pure theme functions: trends arithmetic and flags, cleaning, keyphrases and labels, quotes, discovery
+on embeddings (determinism, stable ids, the Other bucket), the model round trip."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from usersnap_pipeline.emulator.data import TOPICS
 from usersnap_pipeline.themes import MIN_DATA_POINTS
-from usersnap_pipeline.themes.describe import keywords_of, label_of, representative_quotes, summary_of
+from usersnap_pipeline.themes.clean import STOP_WORDS, clean_for_themes, is_unclear, language_of
+from usersnap_pipeline.themes.describe import describe_themes, representative_quotes, summary_of
 from usersnap_pipeline.themes.discover import NotEnoughFeedback, discover_themes
-from usersnap_pipeline.themes.model import ThemeModel
+from usersnap_pipeline.themes.model import MIN_SCORE, ThemeModel
 from usersnap_pipeline.themes.trends import movers, theme_trends
 
 MONDAY = date(2026, 6, 1)
 
 
-def _texts(count: int, seed: int = 1) -> tuple[list[str], list[str]]:
-    rng = random.Random(seed)
-    topics = [rng.choice(list(TOPICS)) for _ in range(count)]
-    return [rng.choice(TOPICS[t]["phrases"]) + ". " + rng.choice(TOPICS[t]["titles"]) for t in topics], topics
+def _clusters(sizes: list[int], seed: int = 1, spread: float = 0.35, dimensions: int = 32):
+    """Unit vectors around one random direction per cluster, with texts naming their cluster."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(len(sizes), dimensions))
+    vectors, texts, truth = [], [], []
+    for cluster, size in enumerate(sizes):
+        points = centers[cluster] / np.linalg.norm(centers[cluster]) + spread * rng.normal(size=(size, dimensions)) / np.sqrt(dimensions)
+        vectors.append(points)
+        texts += [f"topic{cluster} issue number {n} with word{cluster}" for n in range(size)]
+        truth += [cluster] * size
+    matrix = np.vstack(vectors)
+    return [f"k{i:05d}" for i in range(len(texts))], texts, (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32), truth
 
 
 def test_a_theme_that_doubles_its_share_in_a_complete_week_is_rising():
@@ -49,46 +58,102 @@ def test_noise_and_unfinished_periods_are_not_flagged():
     assert theme_trends(["a"], [], [], as_of=MONDAY) == []
 
 
-def test_keywords_prefer_phrases_and_labels_stay_short():
-    vocabulary = ["dark", "dark mode", "mode", "theme", "night"]
-    keywords = keywords_of(np.array([0.9, 0.8, 0.7, 0.5, 0.1]), vocabulary)
-    assert keywords == ("dark", "dark mode", "theme", "night")
-    assert label_of(keywords) == "Dark mode / theme"
-    assert label_of(()) == "(no keywords)"
+@pytest.mark.parametrize("text, cleaned", [
+    ("Hi team, the login page reloads. Thanks!", "the login page reloads."),
+    ("Hello,\n\nexport is broken.\n\nBest regards\nJonas Huber\nIT Admin | Acme GmbH", "export is broken."),
+    ("Hey! Quick one: the badge count is wrong. Thx\n\nSent from my iPhone", "the badge count is wrong."),
+    ("Search finds nothing. urgent!! 🙏", "Search finds nothing."),
+    ("Dark mode please. Dark mode please. Otherwise great product ❤️", "Dark mode please."),
+    ("Hallo zusammen, die Suche findet nichts. Danke!", "die Suche findet nichts."),
+    ("Is there a way to export only my tasks? Kind regards, Petra", "Is there a way to export only my tasks?"),
+])
+def test_boilerplate_is_removed_before_anything_reads_the_text(text, cleaned):
+    assert clean_for_themes(text) == cleaned
 
 
-def test_representative_quotes_skip_duplicates_and_keep_the_best():
-    quotes = representative_quotes([(0.5, "b", "Same text", None), (0.9, "a", "same  text", "u"), (0.7, "c", "Other", "v")])
-    assert [(q.feedback_id, q.text) for q in quotes] == [("a", "same text"), ("c", "Other")]
+@pytest.mark.parametrize("text", ["test", "👍👍", "Thanks!", "Sent from my iPhone", "asdf", "Hi", "Best regards,\nJohn", ""])
+def test_texts_with_nothing_left_are_unclear(text):
+    assert is_unclear(clean_for_themes(text))
 
 
-def test_discovery_is_deterministic_and_the_model_survives_json():
-    texts, _ = _texts(600)
-    model, scores = discover_themes(texts, version="v1")
-    again, _ = discover_themes(texts, version="v1")
-    assert [t.theme_id for t in model.themes] == [t.theme_id for t in again.themes]
-    assert scores and max(scores, key=scores.get) >= 3
+def test_the_language_of_a_text_comes_from_its_function_words():
+    assert [language_of(t) for t in ("the export is broken", "die Suche findet nichts, wir sind traurig",
+                                     "la búsqueda no encuentra nada en el proyecto", "je ne peux pas me connecter",
+                                     "dark mode pls")] == ["English", "German", "Spanish", "French", "English"]
+
+
+def test_keyphrases_keep_their_written_order_and_labels_never_start_or_end_on_filler():
+    groups = [["Please add a dark mode, my eyes hurt", "dark mode would be great at night", "Dark mode doesn't save",
+               "the dark mode toggle is hidden"],
+              ["password reset email never arrives", "The password reset email is in spam",
+               "password reset link expired", "can't log in, password reset doesn't work"]]
+    (dark_label, dark_words), (reset_label, reset_words) = describe_themes(groups)
+    assert dark_label == "Dark mode"
+    assert reset_label.lower().startswith("password reset")
+    for phrase in (*dark_words, *reset_words):
+        words = phrase.lower().split()
+        assert words[0] not in STOP_WORDS and words[-1] not in STOP_WORDS, phrase
+        assert "doesn" not in words  # contractions are words, not broken tokens
+
+
+def test_a_theme_written_mostly_in_other_languages_is_named_by_them():
+    [(label, _)] = describe_themes([["Die Suche findet nichts und das ist schlecht", "Die App ist langsam und hängt",
+                                     "la aplicación no funciona con el proyecto", "English text about the export"]])
+    assert label == "Feedback in German, Spanish"
+
+
+def test_quotes_skip_near_duplicates_and_start_with_the_closest():
+    vectors = np.array([[1, 0, 0], [0.999, 0.04, 0], [0.8, 0.6, 0], [0, 0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    candidates = [("a", "Dark mode please", "u/a"), ("b", "Dark mode please!!", "u/b"), ("c", "Night theme", "u/c"),
+                  ("d", "Other thing", None)]
+    quotes = representative_quotes(candidates, vectors, np.array([1, 0, 0], dtype=np.float32))
+    assert [q.feedback_id for q in quotes] == ["a", "c", "d"]  # b says what a says
+
+
+def test_discovery_finds_the_clusters_and_does_not_depend_on_row_order():
+    keys, texts, vectors, truth = _clusters([120, 100, 90, 80, 60, 50])
+    model, scores = discover_themes(keys, texts, vectors, version="v1", encoder="enc")
+    assert len(model.themes) == 6 and scores
+    order = list(range(len(keys)))
+    random.Random(3).shuffle(order)
+    shuffled, _ = discover_themes([keys[i] for i in order], [texts[i] for i in order], vectors[order],
+                                  version="v1", encoder="enc")
+    assert [(t.theme_id, t.label) for t in shuffled.themes] == [(t.theme_id, t.label) for t in model.themes]
+    best = {a.index: a.theme_id for a in model.assign(vectors) if a.rank == 1}
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(truth, [best.get(i, "other") for i in range(len(keys))]) > 0.95
     restored = ThemeModel.from_json(model.to_json())
-    assert restored.assign(texts) == model.assign(texts)
+    assert restored.assign(vectors) == model.assign(vectors)
+
+
+def test_a_data_point_close_to_no_theme_is_left_unthemed():
+    keys, texts, vectors, _ = _clusters([120, 100, 90, 80, 60, 50])
+    model, _ = discover_themes(keys, texts, vectors, version="v1", encoder="enc")
+    far = -model.centroids().sum(axis=0)
+    assert (model.centroids() @ (far / np.linalg.norm(far))).max() < MIN_SCORE
+    assert model.assign((far / np.linalg.norm(far))[None, :].astype(np.float32)) == []
 
 
 def test_below_the_minimum_volume_no_themes_are_invented():
-    texts, _ = _texts(MIN_DATA_POINTS - 1)
+    keys, texts, vectors, _ = _clusters([MIN_DATA_POINTS - 1])
     with pytest.raises(NotEnoughFeedback, match=f"{MIN_DATA_POINTS - 1} data points with text; themes need at least"):
-        discover_themes(texts + ["", "   "], version="v1")
+        discover_themes(keys, texts, vectors, version="v1", encoder="enc")
 
 
 def test_rediscovery_with_more_data_keeps_the_ids_of_matching_themes():
-    texts, _ = _texts(800)
-    first, _ = discover_themes(texts[:500], version="v1")
-    second, _ = discover_themes(texts, version="v2", previous=first)
-    kept = {t.theme_id for t in second.themes} & {t.theme_id for t in first.themes}
-    assert len(kept) >= 0.75 * min(len(first.themes), len(second.themes))
+    keys, texts, vectors, _ = _clusters([150, 130, 110, 100, 90, 70], seed=4)
+    half = np.arange(0, len(keys), 2)
+    first, _ = discover_themes([keys[i] for i in half], [texts[i] for i in half], vectors[half], version="v1",
+                               encoder="enc")
+    second, _ = discover_themes(keys, texts, vectors, version="v2", encoder="enc", previous=first)
+    assert {t.theme_id for t in second.themes} == {t.theme_id for t in first.themes}
 
 
 def test_the_summary_is_one_paragraph_with_quotes_and_their_links():
-    quotes = representative_quotes([(0.9, "a", "Dark mode please", "https://app.usersnap.com/l/feedback/a"),
-                                    (0.8, "b", "Night theme", None)])
+    vectors = np.eye(2, dtype=np.float32)
+    quotes = representative_quotes([("a", "Dark mode please", "https://app.usersnap.com/l/feedback/a"),
+                                    ("b", "Night theme", None)], vectors, np.array([0.9, 0.1], dtype=np.float32))
     summary = summary_of(["dark mode", "theme"], 40, 0.125, quotes)
     assert summary == ("40 data points (12% of feedback) about dark mode, theme. People say: “Dark mode please” "
                        "(https://app.usersnap.com/l/feedback/a) “Night theme”")

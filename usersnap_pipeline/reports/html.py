@@ -56,6 +56,10 @@ def render_report(themes: Sequence[ThemeSummary], trends: Sequence[TrendRow], ch
             parts.append(f'<tr><td><a href="#{escape(theme.theme_id)}">{escape(theme.label)}</a></td>'
                          f"<td>{theme.data_points}</td><td>{share:.1%}</td><td>{_when(theme.first_seen)}</td>"
                          f'<td>{_when(theme.last_seen)}</td><td class="{trend}">{trend}</td></tr>')
+        # Noise and feedback close to no theme are counted, not hidden in the nearest theme.
+        other = max(data_points - sum(theme.data_points for theme in themes), 0)
+        parts.append(f'<tr class="other"><td>Other / unclear</td><td>{other}</td>'
+                     f'<td>{other / data_points if data_points else 0.0:.1%}</td><td></td><td></td><td></td></tr>')
         parts.append("</tbody></table>")
         for theme in themes:
             parts.append(f'<section class="theme" id="{escape(theme.theme_id)}"><h3>{escape(theme.label)}</h3>')

@@ -1,29 +1,29 @@
-"""Find themes in data point texts: TF-IDF, NMF with the number of themes chosen automatically,
-then centroids for assigning new texts later (see bench/README.md for what was compared and why).
+"""Find themes in data point embeddings: k-means on the unit sphere with the number of themes chosen
+by silhouette, outliers left to "Other / unclear", then keyphrase labels (see bench/README.md for
+what was compared and why).
 
-Deterministic: the sample, NMF's initialisation and the silhouette sample all come from ``seed``.
+Deterministic and independent of row order: data points are put in a canonical order (by text, then
+key) before anything is sampled or fitted, and every random choice comes from ``seed``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.decomposition import NMF
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from . import MIN_DATA_POINTS
-from .describe import keywords_of, label_of
-from .model import Theme, ThemeModel, clip, vectorizer
+from .describe import describe_themes
+from .model import MIN_SCORE, Theme, ThemeModel
 
-THEME_COUNTS = range(3, 13)  # more than a dozen themes is more than a team reads
-SAMPLE_SIZE = 2500  # texts used to choose the number of themes; the final fit uses all of them
-MIN_THEME_SHARE = 0.01  # a "theme" of a handful of texts is dropped; its texts go to their nearest theme
-SAME_THEME = 0.5  # cosine similarity above which a re-discovered theme keeps the old theme's id
+THEME_COUNTS = range(6, 25)  # fewer is too coarse to act on; more than two dozen is more than a team reads
+SAMPLE_SIZE = 4000  # data points used to choose the number of themes; the final fit uses all of them
+MIN_POINTS_PER_THEME = 15  # in the sample: no count is tried that would leave fewer per theme
+MIN_THEME_SHARE = 0.015  # a "theme" smaller than this is dissolved: its data points go to their next theme
+SAME_THEME = 0.8  # cosine similarity above which a re-discovered theme keeps the old theme's id
+N_INIT = 4
 
 
 class NotEnoughFeedback(ValueError):
@@ -32,91 +32,79 @@ class NotEnoughFeedback(ValueError):
         self.found, self.needed = found, needed
 
 
-def discover_themes(texts: Sequence[str], *, version: str, seed: int = 0, previous: ThemeModel | None = None,
+def discover_themes(keys: Sequence[str], texts: Sequence[str], embeddings: np.ndarray, *, version: str,
+                    encoder: str, embed: Callable[[Sequence[str]], np.ndarray] | None = None, seed: int = 0,
+                    previous: ThemeModel | None = None,
                     min_data_points: int = MIN_DATA_POINTS) -> tuple[ThemeModel, dict[int, float]]:
-    """The themes of ``texts`` and the score of each number of themes that was tried.
+    """The themes of the data points (``keys``, their cleaned ``texts`` and unit ``embeddings``), and
+    the silhouette of each number of themes that was tried. ``embed`` (the encoder's) lets labels be
+    chosen by meaning. Themes that match one of ``previous``'s (same encoder) keep its id, so a
+    re-discovery does not rename what a team already knows."""
+    if len(keys) < min_data_points:
+        raise NotEnoughFeedback(len(keys), min_data_points)
+    order = sorted(range(len(keys)), key=lambda i: (texts[i], keys[i]))
+    vectors = np.ascontiguousarray(embeddings[order], dtype=np.float32)
+    ordered_texts = [texts[i] for i in order]
 
-    Themes that match one of ``previous``'s keep its id, so a re-discovery does not rename
-    everything a team already knows.
-    """
-    usable = [text for text in clip(texts) if text.strip()]
-    if len(usable) < min_data_points:
-        raise NotEnoughFeedback(len(usable), min_data_points)
-    vec = vectorizer(min_df=2, max_df=0.5, max_features=20000)
-    matrix = vec.fit_transform(usable)
-    vocabulary = tuple(vec.get_feature_names_out())
-
-    scores = _score_theme_counts(matrix, seed)
-    if not scores:
-        raise NotEnoughFeedback(len(usable), min_data_points)
+    scores = _score_theme_counts(vectors, seed)
     count = max(scores, key=lambda k: (scores[k], -k))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        weights = NMF(count, init="nndsvda", random_state=seed, max_iter=400).fit_transform(matrix)
-    labels = np.where(weights.max(axis=1) > 0, weights.argmax(axis=1), -1)
-    centroids = _refine(matrix, labels, min_members=max(3, math.ceil(MIN_THEME_SHARE * len(usable))))
+    from sklearn.cluster import KMeans
 
-    themes = []
-    for centroid in centroids:
-        keywords = keywords_of(centroid, vocabulary)
-        themes.append(Theme("", label_of(keywords), keywords, centroid))
-    themes = _with_stable_ids(themes, vocabulary, previous)
-    return ThemeModel(version, vocabulary, vec.idf_.astype(np.float64), tuple(themes)), scores
+    fit = KMeans(count, n_init=N_INIT, random_state=seed).fit(vectors)
+    centroids = _refine(vectors, _unit(fit.cluster_centers_), min_members=math.ceil(MIN_THEME_SHARE * len(keys)))
+    labels = _nearest(vectors, centroids)
+    groups = [[ordered_texts[i] for i in np.flatnonzero(labels == t)] for t in range(len(centroids))]
+    described = describe_themes(groups, centroids, embed)
+    themes = [Theme("", label, keywords, centroid) for (label, keywords), centroid in zip(described, centroids, strict=True)]
+    themes = _with_stable_ids(themes, previous if previous is not None and previous.encoder == encoder else None)
+    return ThemeModel(version, encoder, tuple(themes)), scores
 
 
-def _score_theme_counts(matrix, seed: int) -> dict[int, float]:
-    """Silhouette (are themes apart?) times stability (do two fits on different subsamples agree?)."""
+def _score_theme_counts(vectors: np.ndarray, seed: int) -> dict[int, float]:
+    """Silhouette (cosine) of k-means on a seeded sample, for each number of themes worth trying."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     rng = np.random.default_rng(seed)
-    rows = matrix.shape[0]
-    sample = matrix[np.sort(rng.choice(rows, min(rows, SAMPLE_SIZE), replace=False))]
-    halves = [np.sort(rng.choice(sample.shape[0], int(sample.shape[0] * 0.8), replace=False)) for _ in range(2)]
+    sample = vectors[np.sort(rng.choice(len(vectors), min(len(vectors), SAMPLE_SIZE), replace=False))]
     scores = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for count in THEME_COUNTS:
-            if count * 10 > sample.shape[0]:
-                break
-            labels = NMF(count, init="nndsvda", random_state=seed, max_iter=300).fit_transform(sample).argmax(axis=1)
-            if len(set(labels.tolist())) < 2:
-                continue
-            silhouette = silhouette_score(sample, labels, metric="cosine", sample_size=min(1500, sample.shape[0]),
-                                          random_state=seed)
-            fits = [NMF(count, init="nndsvda", random_state=seed, max_iter=300).fit(sample[half]) for half in halves]
-            stability = adjusted_rand_score(*(fit.transform(sample).argmax(axis=1) for fit in fits))
-            scores[count] = round(float(silhouette * max(stability, 0.0)), 4)
+    for count in THEME_COUNTS:
+        if count * MIN_POINTS_PER_THEME > len(sample) and scores:
+            break
+        labels = KMeans(count, n_init=N_INIT, random_state=seed).fit_predict(sample)
+        scores[count] = round(float(silhouette_score(sample, labels, metric="cosine")), 4)
     return scores
 
 
-def _refine(matrix, labels: np.ndarray, *, min_members: int, rounds: int = 2) -> list[np.ndarray]:
-    """Centroids of NMF's groups, small groups dropped, then two k-means steps: every text moves to
-    its nearest centroid, the way new texts will be assigned later."""
-    centroids = []
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each vector's nearest centroid, or -1 ("Other / unclear") when none is close enough."""
+    similarity = vectors @ centroids.T
+    return np.where(similarity.max(axis=1) >= MIN_SCORE, similarity.argmax(axis=1), -1)
+
+
+def _refine(vectors: np.ndarray, centroids: np.ndarray, *, min_members: int, rounds: int = 2) -> np.ndarray:
+    """Drop themes too small to matter, then move every data point to its nearest remaining centroid
+    (the way new data points will be assigned later), outliers to Other; largest theme first."""
     for _ in range(rounds + 1):
-        centroids = []
-        for label in sorted(set(labels.tolist()) - {-1}):
-            members = matrix[labels == label]
-            if members.shape[0] < min_members:
-                continue
-            centroid = np.asarray(members.mean(axis=0)).ravel()
-            centroids.append(centroid / (np.linalg.norm(centroid) or 1.0))
-        similarity = np.asarray(matrix @ np.vstack(centroids).T)
-        labels = np.where(similarity.max(axis=1) > 0, similarity.argmax(axis=1), -1)
+        labels = _nearest(vectors, centroids)
+        sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
+        kept = [t for t in range(len(centroids)) if sizes[t] >= min_members] or [int(sizes.argmax())]
+        centroids = _unit(np.vstack([vectors[labels == t].mean(axis=0) for t in kept]))
+    labels = _nearest(vectors, centroids)
     sizes = np.bincount(labels[labels >= 0], minlength=len(centroids))
-    return [centroids[i].astype(np.float32) for i in np.argsort(-sizes, kind="stable") if sizes[i] > 0]
+    return centroids[np.argsort(-sizes, kind="stable")]
 
 
-def _with_stable_ids(themes: list[Theme], vocabulary: tuple[str, ...], previous: ThemeModel | None) -> list[Theme]:
+def _with_stable_ids(themes: list[Theme], previous: ThemeModel | None) -> list[Theme]:
     """Match each theme to the most similar previous theme (greedy, best pairs first)."""
     ids: dict[int, str] = {}
     if previous is not None and previous.themes:
-        position = {term: i for i, term in enumerate(vocabulary)}
-        old = np.zeros((len(previous.themes), len(vocabulary)), dtype=np.float32)
-        for row, theme in enumerate(previous.themes):
-            for index in np.flatnonzero(theme.centroid):
-                term = previous.vocabulary[index]
-                if term in position:
-                    old[row, position[term]] = theme.centroid[index]
-        similarity = np.vstack([t.centroid for t in themes]) @ old.T
+        similarity = np.vstack([t.centroid for t in themes]) @ previous.centroids().T
         taken: set[int] = set()
         for new, prior in sorted(np.ndindex(similarity.shape), key=lambda pair: -similarity[pair]):
             if similarity[new, prior] < SAME_THEME:

@@ -1,37 +1,22 @@
-"""A discovered theme model: the TF-IDF vocabulary it was built on and one centroid per theme.
+"""A discovered theme model: one centroid per theme in the encoder's embedding space.
 
-The model is plain data (JSON in the warehouse), so assigning new data points needs no refit:
-vectorize with the stored vocabulary and idf, then score by cosine similarity to each centroid.
-That is what keeps theme ids stable between runs: only a deliberate re-discovery changes them.
+The model is plain data (JSON in the warehouse), so assigning new data points needs no refit: embed
+them with the same encoder, then score by cosine similarity to each centroid. That is what keeps
+theme ids stable between runs: only a deliberate re-discovery changes them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-# Words, not numbers or ids; unigrams and bigrams so labels read like "dark mode", "export csv".
-TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
-NGRAMS = (1, 2)
+# A data point closer than this to every theme is "Other / unclear", not forced into the nearest theme.
+MIN_SCORE = 0.3
 # A data point joins a second theme only when it is nearly as close to it as to its best one.
-SECONDARY_RATIO = 0.8
-MIN_SCORE = 0.05  # below this a text shares (almost) no vocabulary with any theme: it stays unthemed
-MAX_TEXT = 4000  # a few long texts (logs pasted into a comment) must not dominate a theme
-
-
-def vectorizer(**kwargs) -> TfidfVectorizer:
-    return TfidfVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, ngram_range=NGRAMS,
-                           sublinear_tf=True, dtype=np.float32, **kwargs)
-
-
-def clip(texts: Sequence[str]) -> list[str]:
-    return [(text or "")[:MAX_TEXT] for text in texts]
+SECONDARY_RATIO = 0.92
 
 
 @dataclass(frozen=True)
@@ -39,45 +24,38 @@ class Theme:
     theme_id: str
     label: str
     keywords: tuple[str, ...]
-    centroid: np.ndarray  # unit length, over the model's vocabulary
+    centroid: np.ndarray  # unit length, in the encoder's space
 
 
 class Assignment(NamedTuple):
-    index: int  # position of the text in the list that was assigned
+    index: int  # row of the embedding that was assigned
     theme_id: str
     rank: int  # 1 = the best theme
-    score: float  # cosine similarity to the theme's centroid, 0..1
+    score: float  # cosine similarity to the theme's centroid
 
 
 @dataclass(frozen=True)
 class ThemeModel:
     version: str
-    vocabulary: tuple[str, ...]
-    idf: np.ndarray
+    encoder: str  # TextEncoder.version the centroids live in
     themes: tuple[Theme, ...]
-
-    def vectorize(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        vec = vectorizer(vocabulary={term: i for i, term in enumerate(self.vocabulary)})
-        vec.idf_ = self.idf
-        return vec.transform(clip(texts))
 
     def centroids(self) -> np.ndarray:
         return np.vstack([theme.centroid for theme in self.themes])
 
-    def assign(self, texts: Sequence[str]) -> list[Assignment]:
-        """Each text's best theme, plus any theme scoring at least SECONDARY_RATIO of the best."""
-        if not texts or not self.themes:
+    def assign(self, embeddings: np.ndarray) -> list[Assignment]:
+        """Each embedding's best theme, plus any theme scoring at least SECONDARY_RATIO of the best;
+        none when no theme reaches MIN_SCORE."""
+        if not len(embeddings) or not self.themes:
             return []
-        scores = np.asarray(self.vectorize(texts) @ self.centroids().T)
+        scores = embeddings @ self.centroids().T
         assignments = []
         for index, row in enumerate(scores):
-            best = float(row.max())
-            if best < MIN_SCORE:
-                continue
             order = np.argsort(-row, kind="stable")
+            best = float(row[order[0]])
             for rank, column in enumerate(order, start=1):
                 score = float(row[column])
-                if rank > 1 and score < max(MIN_SCORE, SECONDARY_RATIO * best):
+                if score < MIN_SCORE or (rank > 1 and score < SECONDARY_RATIO * best):
                     break
                 assignments.append(Assignment(index, self.themes[column].theme_id, rank, round(score, 4)))
         return assignments
@@ -85,23 +63,16 @@ class ThemeModel:
     def to_json(self) -> str:
         return json.dumps({
             "version": self.version,
-            "vocabulary": list(self.vocabulary),
-            "idf": self.idf.tolist(),
+            "encoder": self.encoder,
             "themes": [{"theme_id": t.theme_id, "label": t.label, "keywords": list(t.keywords),
-                        # sparse: a centroid touches a small part of the vocabulary
-                        "centroid": {str(i): round(float(t.centroid[i]), 6) for i in np.flatnonzero(t.centroid)}}
-                       for t in self.themes],
+                        "centroid": t.centroid.tolist()} for t in self.themes],  # exact: float32 → float64
         })
 
     @classmethod
     def from_json(cls, text: str) -> ThemeModel:
         data = json.loads(text)
-        size = len(data["vocabulary"])
-        themes = []
-        for item in data["themes"]:
-            centroid = np.zeros(size, dtype=np.float32)
-            for index, value in item["centroid"].items():
-                centroid[int(index)] = value
-            themes.append(Theme(item["theme_id"], item["label"], tuple(item["keywords"]), centroid))
-        return cls(data["version"], tuple(data["vocabulary"]), np.asarray(data["idf"], dtype=np.float64),
-                   tuple(themes))
+        if "encoder" not in data:
+            raise ValueError("a theme model from before embeddings (TF-IDF): re-discover the themes")
+        return cls(data["version"], data["encoder"], tuple(
+            Theme(t["theme_id"], t["label"], tuple(t["keywords"]), np.asarray(t["centroid"], dtype=np.float32))
+            for t in data["themes"]))

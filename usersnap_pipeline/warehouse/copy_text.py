@@ -25,6 +25,10 @@ def _text(value: object) -> str:
     return value
 
 
+def _bytea(value: bytes) -> str:
+    return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped for COPY text
+
+
 def _column_expression(index: int, column: sa.Column) -> str:
     value = f"row[{index}]"
     kind = column.type
@@ -38,6 +42,8 @@ def _column_expression(index: int, column: sa.Column) -> str:
         expression = f"repr({value})"
     elif isinstance(kind, sa.Integer):
         expression = value
+    elif isinstance(kind, sa.LargeBinary):
+        expression = f"bytea({value})"
     else:
         raise TypeError(f"no COPY text form for column {column.name} of type {kind}")
     return f"(NULL if {value} is None else {expression})" if column.nullable else expression
@@ -52,7 +58,7 @@ def line_writer(table: sa.Table) -> Callable[[Sequence], bytes]:
     """
     fields = "\\t".join("{" + _column_expression(index, column) + "}" for index, column in enumerate(table.columns))
     source = f'def write_line(row):\n    return f"{fields}\\n".encode()\n'
-    namespace = {"text": _text, "NULL": "\\N"}
+    namespace = {"text": _text, "bytea": _bytea, "NULL": "\\N"}
     exec(compile(source, f"<COPY line of {table.name}>", "exec"), namespace)  # noqa: S102 - source built above
     return namespace["write_line"]
 

@@ -133,13 +133,24 @@ partition_state = sa.Table(
 
 # -- themes: built from data_points by the themes assets, never from the API -----------------------
 
+data_point_embeddings = sa.Table(
+    "data_point_embeddings", metadata,
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("encoder", sa.Text, nullable=False, comment="the model and cleaning version that made the vector"),
+    sa.Column("text_sha1", sa.Text, nullable=False, comment="of data_points.text: an edit of the text re-embeds it"),
+    sa.Column("vector", sa.LargeBinary, comment="float16, unit length; NULL when too little is left to embed "
+                                                "(the data point is 'Other / unclear')"),
+    comment="Each data point's text embedding, cached: themes discover and assign over these, and only new or "
+            "edited texts are embedded again.",
+)
+
 theme_model = sa.Table(
     "theme_model", metadata,
     sa.Column("model_version", sa.Text, primary_key=True),
     sa.Column("discovered_at", TIMESTAMP, nullable=False),
     sa.Column("data_points", sa.Integer, nullable=False),
     sa.Column("model_json", sa.Text, nullable=False),
-    comment="The current theme model (vocabulary, idf, one centroid per theme): new data points are "
+    comment="The current theme model (its encoder, one centroid per theme): new data points are "
             "assigned with it until the next deliberate re-discovery. One row.",
 )
 
