@@ -1,20 +1,24 @@
-"""Theme quality and speed: the default method against alternatives and a labels baseline, in one run.
+"""Theme quality and speed on realistic feedback: the default method against the alternatives, in one run.
 
-The emulator's generator knows which of its 8 topics produced each text; every method is scored
-against that truth with NMI and adjusted Rand (ARI), on the data points the pipeline makes from
-the generated items (demo items and texts-less forms left out). Each method runs as its own child
-process so its wall time and peak RSS are its own:
+Data: the emulator serves generated items whose texts come from the hand-written corpus
+(usersnap_pipeline/emulator/corpus/: 14 topics and noise, ~10 % other languages, greetings, signatures,
+typos, two-topic texts), with its boilerplate mess added; the pipeline's import step fetches them over
+HTTP into a SQLite warehouse, and each method themes the data points' texts. The same is done on the
+first generator's template phrases (``templates``), where a lexical method looked excellent. Truth is
+the topic each text was written for; noise counts as a topic, and data points left unthemed
+("Other / unclear") count as one more cluster.
 
-  labels     the Usersnap label on the item as the theme (what a team gets without theme analysis)
-  kmeans     TF-IDF + k-means, number of themes by silhouette over the same range
-  nmf        TF-IDF + NMF, number of themes by silhouette × stability (the default, themes/discover.py)
-  nmf-k8     TF-IDF + NMF told the true number of topics (8): the ceiling for this family
+  tfidf-nmf          the previous default: TF-IDF + NMF (bench/baselines/tfidf_nmf.py), raw text
+  tfidf-nmf-cleaned  the same on the cleaned text (themes/clean.py): what cleaning alone buys
+  wordllama          static word embeddings (WordLlama; weights in its wheel) + the default clustering
+  minilm             the default: all-MiniLM-L6-v2 sentence embeddings + k-means, Other bucket, labels
 
-Time covers discovery plus assigning every data point; `ratio` is the time against TF-IDF
-vectorizing alone, measured in the same run. Writes bench/results/themes_quality.json.
+Each method runs in its own child process: wall time (embedding included) and peak RSS are its own;
+``× before`` is the time against tfidf-nmf, measured in the same run. ``shuffle ARI`` compares the
+default's assignment with the one it gives the same rows in another order.
 
-    python bench/themes_quality.py                    # N = 20,000 and 100,000
-    python bench/themes_quality.py --items 20000
+    python bench/themes_quality.py                        # 3,000 items of each kind
+    python bench/themes_quality.py --items 3000 --scale 100000
 """
 
 from __future__ import annotations
@@ -23,76 +27,91 @@ import argparse
 import json
 import multiprocessing
 import platform
+import random
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "themes_quality.json"
-METHODS = ("tfidf-only", "labels", "kmeans", "nmf", "nmf-k8")
+METHODS = ("tfidf-nmf", "tfidf-nmf-cleaned", "wordllama", "minilm")
 END = datetime(2026, 6, 30, tzinfo=timezone.utc)
+DAYS = 60
 
 
-def corpus(items: int) -> tuple[list[str], list[str], list[str]]:
-    from usersnap_pipeline.emulator.data import generate
-    from usersnap_pipeline.transform.normalize import normalize_item
+def imported_data_points(kind: str, items: int, warehouse_url: str) -> dict:
+    """Serve ``items`` generated items from the emulator, import them with the pipeline's import step,
+    and return the data points' texts with the topic each was written for."""
+    import sqlalchemy as sa
 
-    dataset = generate(seed=42, items=items, projects=4, days=180, end=END)
-    texts, truth, labels = [], [], []
-    for item in dataset.items:
-        point = normalize_item(item, project_id=item["project_id"], partition_date=date(2026, 1, 1)).data_points[0]
-        if point.is_demo or not point.text.strip():
-            continue
-        texts.append(point.text)
-        truth.append(dataset.topics[point.feedback_id])
-        labels.append(",".join(sorted(lab["identifier"] for lab in item["labels"])) or "(no label)")
-    return texts, truth, labels
+    from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
+    from usersnap_pipeline.steps.import_window import import_window
+    from usersnap_pipeline.steps.projects import resolve_projects
+    from usersnap_pipeline.usersnap import UsersnapClient
+    from usersnap_pipeline.warehouse import Warehouse
+    from usersnap_pipeline.warehouse import schema
+
+    dataset = generate(seed=42, items=items, projects=2, days=DAYS, end=END, texts=kind)
+    warehouse = Warehouse(warehouse_url)
+    with Emulator(dataset, seed=42) as api, UsersnapClient(api.base_url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as client:
+        warehouse.ensure_schema()
+        import_window(client, warehouse, resolve_projects(client, ()), (END - timedelta(days=DAYS + 1)).date(),
+                      END.date() + timedelta(days=1))
+        topics = dict(api.store.topics)
+    dp = schema.data_points.c
+    rows = warehouse.fetch(sa.select(dp.feedback_id, dp.text).where(dp.is_demo == sa.false(), dp.text != "")
+                           .order_by(dp.feedback_id))
+    warehouse.dispose()
+    return {"keys": [r.feedback_id for r in rows], "texts": [r.text for r in rows],
+            "truth": [topics[r.feedback_id] for r in rows]}
 
 
-def run_method(method: str, items: int, corpus_file: str, queue) -> None:
-    import warnings
+def wordllama_encode(texts):
+    from pathlib import Path as P
 
     import numpy as np
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import NMF
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    import wordllama
 
-    from usersnap_pipeline.themes.discover import THEME_COUNTS, discover_themes
-    from usersnap_pipeline.themes.model import clip, vectorizer
+    # Its weights and tokenizer are in the wheel; pointing cache_dir there keeps it off the network.
+    model = wordllama.WordLlama.load(cache_dir=P(wordllama.__file__).parent, disable_download=True)
+    vectors = np.nan_to_num(np.asarray(model.embed(list(texts)), dtype=np.float32))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
 
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    texts, truth, labels = json.loads(Path(corpus_file).read_text())
+
+def run_method(method: str, data_file: str, order_seed: int | None, queue) -> None:
+    import numpy as np
+
+    from baselines.tfidf_nmf import themes_of
+    from usersnap_pipeline.themes.clean import clean_for_themes, is_unclear
+    from usersnap_pipeline.themes.discover import discover_themes
+    from usersnap_pipeline.themes.encoder import TextEncoder
+
+    data = json.loads(Path(data_file).read_text())
+    keys, texts = data["keys"], data["texts"]
+    order = list(range(len(keys)))
+    if order_seed is not None:
+        random.Random(order_seed).shuffle(order)
     started = time.perf_counter()
-    count = None
-    if method == "labels":
-        found = labels
-    elif method == "nmf":
-        model, _ = discover_themes(texts, version="bench")
-        best = {a.index: a.theme_id for a in model.assign(texts) if a.rank == 1}
-        found, count = [best.get(i, "-") for i in range(len(texts))], len(model.themes)
+    found: dict[str, str] = {}
+    labels: list[str] = []
+    if method.startswith("tfidf-nmf"):
+        inputs = [texts[i] if method == "tfidf-nmf" else clean_for_themes(texts[i]) for i in order]
+        found = {keys[i]: str(theme) for i, theme in zip(order, themes_of(inputs), strict=True) if theme >= 0}
     else:
-        matrix = vectorizer(min_df=2, max_df=0.5, max_features=20000).fit_transform(clip(texts))
-        if method == "tfidf-only":
-            found = ["-"] * len(texts)
-        elif method == "nmf-k8":
-            found, count = NMF(8, init="nndsvda", random_state=0, max_iter=400).fit_transform(matrix).argmax(1), 8
-        else:
-            rng = np.random.default_rng(0)
-            sample = matrix[np.sort(rng.choice(matrix.shape[0], min(matrix.shape[0], 2500), replace=False))]
-            scores = {}
-            for k in THEME_COUNTS:
-                fit = KMeans(k, n_init=3, random_state=0).fit(sample)
-                scores[k] = silhouette_score(sample, fit.labels_, metric="cosine", sample_size=1500, random_state=0)
-            count = max(scores, key=scores.get)
-            found = KMeans(count, n_init=3, random_state=0).fit(matrix).labels_
+        cleaned = {i: clean_for_themes(texts[i]) for i in order}
+        clear = [i for i in order if not is_unclear(cleaned[i])]
+        encoder = TextEncoder()
+        encode = wordllama_encode if method == "wordllama" else encoder.encode
+        vectors = encode([cleaned[i] for i in clear])
+        model, _ = discover_themes([keys[i] for i in clear], [cleaned[i] for i in clear], vectors, version="bench",
+                                   encoder=method, embed=encode)
+        found = {keys[clear[a.index]]: a.theme_id for a in model.assign(vectors) if a.rank == 1}
+        labels = [theme.label for theme in model.themes]
     seconds = time.perf_counter() - started
-    found = [str(label) for label in found]
-    queue.put({"method": method, "items": items, "data_points": len(texts), "themes": count,
-               "seconds": round(seconds, 2),
-               "nmi": None if method == "tfidf-only" else round(normalized_mutual_info_score(truth, found), 3),
-               "ari": None if method == "tfidf-only" else round(adjusted_rand_score(truth, found), 3),
-               "peak_rss_mb": peak_rss_mb()})
+    queue.put({"found": [found.get(key, "other") for key in keys], "seconds": round(seconds, 2),
+               "peak_rss_mb": peak_rss_mb(), "labels": labels})
 
 
 def peak_rss_mb() -> float:
@@ -103,42 +122,136 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def measure(method: str, items: int, corpus_file: Path) -> dict:
-    # A fresh process that reads only the texts: its peak RSS is the method's own.
+def in_child(target, *args) -> dict:
+    """Run ``target(*args, queue)`` in a fresh process: its time and peak RSS are its own."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=run_method, args=(method, items, str(corpus_file), queue))
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
+def scores(truth: list[str], found: list[str]) -> dict:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    sizes = Counter(theme for theme in found if theme != "other")
+    return {"nmi": round(normalized_mutual_info_score(truth, found), 3),
+            "ari": round(adjusted_rand_score(truth, found), 3),
+            "themes": len(sizes),
+            "largest_share": round(max(sizes.values(), default=0) / len(found), 3),
+            "other_share": round(found.count("other") / len(found), 3)}
+
+
+def quality(kind: str, items: int, folder: Path) -> list[dict]:
+    data = imported_data_points(kind, items, f"sqlite:///{folder / f'{kind}.sqlite'}")
+    data_file = folder / f"{kind}.json"
+    data_file.write_text(json.dumps(data))
+    rows = []
+    for method in METHODS:
+        result = in_child(run_method, method, str(data_file), None)
+        row = {"data": kind, "items": items, "data_points": len(data["keys"]), "method": method,
+               **scores(data["truth"], result["found"]), "seconds": result["seconds"],
+               "peak_rss_mb": result["peak_rss_mb"], "labels": result["labels"]}
+        if method == "minilm":
+            from sklearn.metrics import adjusted_rand_score
+
+            shuffled = in_child(run_method, method, str(data_file), 7)
+            row["shuffle_ari"] = round(adjusted_rand_score(result["found"], shuffled["found"]), 4)
+        rows.append(row)
+    before = next(r["seconds"] for r in rows if r["method"] == "tfidf-nmf") or 1e-9
+    for row in rows:
+        row["time_vs_before"] = round(row["seconds"] / before, 1)
+    return rows
+
+
+def run_scale(warehouse_url: str, new_items: int, queue) -> None:
+    """Embed and discover over every data point, then embed and assign ``new_items`` new ones, through
+    the steps the assets run."""
+    from datetime import datetime as dt
+
+    from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
+    from usersnap_pipeline.steps import themes as steps
+    from usersnap_pipeline.steps.import_window import import_window
+    from usersnap_pipeline.steps.projects import resolve_projects
+    from usersnap_pipeline.themes.encoder import TextEncoder
+    from usersnap_pipeline.usersnap import UsersnapClient
+    from usersnap_pipeline.warehouse import Warehouse
+
+    warehouse, encoder, timings = Warehouse(warehouse_url), TextEncoder(), {}
+    started = time.perf_counter()
+    embedded = steps.embed(warehouse, encoder)
+    timings["embed_all_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    found = steps.discover(warehouse, encoder, now=dt.now(timezone.utc))
+    timings["discover_s"] = round(time.perf_counter() - started, 1)
+    steps.assign(warehouse, now=dt.now(timezone.utc))
+    # New feedback arrives: imported, then only it is embedded and assigned.
+    new = generate(seed=99, items=new_items, projects=2, days=1, end=END + timedelta(days=2))
+    with Emulator(new, seed=99) as api, UsersnapClient(api.base_url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as client:
+        import_window(client, warehouse, resolve_projects(client, ()), END.date(), END.date() + timedelta(days=3))
+    started = time.perf_counter()
+    embedded_new = steps.embed(warehouse, encoder)
+    assigned = steps.assign(warehouse, now=dt.now(timezone.utc))
+    timings["embed_and_assign_new_s"] = round(time.perf_counter() - started, 1)
+    warehouse.dispose()
+    queue.put({**timings, "data_points": embedded.data_points, "texts_embedded": embedded.embedded,
+               "themes": len(found.model.themes) if found.model else 0, "new_embedded": embedded_new.embedded,
+               "new_assigned": assigned.assigned, "peak_rss_mb": peak_rss_mb()})
+
+
+def encode_speed(texts: list[str], queue) -> None:
+    """Texts per second of the default encoder on distinct texts (no cache can help)."""
+    from usersnap_pipeline.themes.encoder import TextEncoder
+
+    encoder = TextEncoder()
+    encoder.encode(texts[:64])  # the model's load is not throughput
+    started = time.perf_counter()
+    encoder.encode(texts)
+    queue.put({"texts": len(texts), "texts_per_second": round(len(texts) / (time.perf_counter() - started), 1),
+               "peak_rss_mb": peak_rss_mb()})
+
+
+def scale(items: int, new_items: int, folder: Path) -> dict:
+    from usersnap_pipeline.emulator.corpus import corpus_texts
+
+    imported_data_points("corpus", items, f"sqlite:///{folder / 'scale.sqlite'}")
+    result = in_child(run_scale, f"sqlite:///{folder / 'scale.sqlite'}", new_items)
+    # Generated items repeat the corpus's 740 texts, and embeddings are cached per text: distinct texts
+    # (each corpus text with a ticket number of its own) measure what 100k real texts would cost.
+    distinct = [f"{entry.text} (ticket {n})" for n, entry in
+                enumerate(entry for _ in range(4) for entry in corpus_texts())][:2000]
+    result["encoder"] = in_child(encode_speed, distinct)
+    result["items"] = items
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, action="append", help="feedback items (repeatable)")
+    parser.add_argument("--items", type=int, default=3000, help="feedback items of each kind")
+    parser.add_argument("--scale", type=int, help="also: discovery over this many items, then 1,000 new ones")
     args = parser.parse_args()
-    rows = []
-    for items in args.items or [20000, 100000]:
-        with tempfile.TemporaryDirectory() as folder:
-            corpus_file = Path(folder) / "corpus.json"
-            corpus_file.write_text(json.dumps(corpus(items)))
-            measured = [measure(method, items, corpus_file) for method in METHODS]
-        baseline = next(r for r in measured if r["method"] == "tfidf-only")["seconds"] or 1e-9
-        for row in measured:
-            row["time_vs_tfidf"] = round(row["seconds"] / baseline, 1)
-        rows.extend(measured)
-    print(f"{'items':>7} {'data pts':>8} {'method':<11} {'themes':>6} {'NMI':>6} {'ARI':>6} {'seconds':>8} "
-          f"{'× tfidf':>8} {'peak RSS':>9}")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        rows = quality("corpus", args.items, folder) + quality("templates", args.items, folder)
+        scaled = scale(args.scale, 1000, folder) if args.scale else None
+    print(f"{'data':<10} {'method':<18} {'themes':>6} {'NMI':>6} {'ARI':>6} {'largest':>7} {'other':>6} "
+          f"{'seconds':>8} {'× before':>8} {'peak RSS':>9}")
     for r in rows:
-        print(f"{r['items']:>7} {r['data_points']:>8} {r['method']:<11} {r['themes'] or '':>6} "
-              f"{'' if r['nmi'] is None else r['nmi']:>6} {'' if r['ari'] is None else r['ari']:>6} "
-              f"{r['seconds']:>8} {r['time_vs_tfidf']:>8} {r['peak_rss_mb']:>7} MB")
+        print(f"{r['data']:<10} {r['method']:<18} {r['themes']:>6} {r['nmi']:>6} {r['ari']:>6} "
+              f"{r['largest_share']:>7} {r['other_share']:>6} {r['seconds']:>8} {r['time_vs_before']:>8} "
+              f"{r['peak_rss_mb']:>7} MB" + (f"  shuffle ARI {r['shuffle_ari']}" if "shuffle_ari" in r else ""))
+    for r in rows:
+        if r["labels"] and r["method"] == "minilm":
+            print(f"{r['data']} labels: {' | '.join(r['labels'])}")
+    if scaled:
+        print(json.dumps(scaled, indent=2))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version(),
                                                "platform": platform.platform()},
-                                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows},
-                                  indent=2) + "\n")
+                                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows,
+                                   "scale": scaled}, indent=2, ensure_ascii=False) + "\n")
     print(f"written {RESULTS}")
 
 
