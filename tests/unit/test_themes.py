@@ -66,6 +66,8 @@ def test_noise_and_unfinished_periods_are_not_flagged():
     ("Dark mode please. Dark mode please. Otherwise great product ❤️", "Dark mode please."),
     ("Hallo zusammen, die Suche findet nichts. Danke!", "die Suche findet nichts."),
     ("Is there a way to export only my tasks? Kind regards, Petra", "Is there a way to export only my tasks?"),
+    ("The login page reloads\nEnterprise\nCritical", "The login page reloads"),  # form choices beside it
+    ("Export", "Export"),
 ])
 def test_boilerplate_is_removed_before_anything_reads_the_text(text, cleaned):
     assert clean_for_themes(text) == cleaned

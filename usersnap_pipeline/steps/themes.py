@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..reports import render_report, trend_chart_png
 from ..themes import MIN_DATA_POINTS
-from ..themes.clean import clean_for_themes, is_unclear
+from ..themes.clean import clean_for_themes, is_unclear, prose
 from ..themes.describe import ThemeSummary, representative_quotes, summary_of
 from ..themes.discover import NotEnoughFeedback, discover_themes
 from ..themes.encoder import TextEncoder
@@ -28,7 +28,7 @@ from ..warehouse.store import read_date, read_timestamp
 
 FEEDBACK = s.data_points.c.is_demo == sa.false()  # demo items are Usersnap's samples, not customers
 # Part of every embedding's key: a change to what clean_for_themes removes embeds every text again.
-CLEANING_VERSION = "cleaned-1"
+CLEANING_VERSION = "cleaned-2"
 EMBED_CHUNK = 2000  # data points embedded and written per transaction: memory stays bounded
 
 
@@ -139,8 +139,8 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
     theme_rows = []
     for theme in model.themes:
         chosen = members[theme.theme_id]
-        quotes = representative_quotes([(points[i].feedback_id, points[i].text, points[i].source_url) for i in chosen],
-                                       vectors[chosen], theme.centroid)
+        quotes = representative_quotes([(points[i].feedback_id, prose(points[i].text), points[i].source_url)
+                                        for i in chosen], vectors[chosen], theme.centroid)
         seen = [read_timestamp(points[i].created_at) for i in chosen]
         theme_rows.append((theme.theme_id, theme.label, json.dumps(list(theme.keywords), ensure_ascii=False),
                            summary_of(theme.keywords, len(chosen), len(chosen) / max(total, 1), quotes),

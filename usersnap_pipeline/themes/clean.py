@@ -46,10 +46,18 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 MIN_WORDS = 2  # fewer words than this left after cleaning: nothing a theme could be about
 
 
+def prose(text: str) -> str:
+    """The text's lines without the one-word answers a form adds beside what was written ("Enterprise",
+    "Low" from a plan or severity choice): they are not what the customer said."""
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    said = [line for line in lines if len(line.split()) > 1]
+    return "\n".join(said) if said else "\n".join(lines)
+
+
 def clean_for_themes(text: str) -> str:
-    """The text with greetings, sign-offs, signatures, politeness, emoji and pasted repetition removed."""
+    """The text's prose with greetings, sign-offs, signatures, politeness, emoji and pasted repetition removed."""
     lines = []
-    for line in (text or "").splitlines():
+    for line in prose(text).splitlines():
         if _SIGN_OFF.match(line):
             break  # what follows a sign-off is a signature: name, title, company
         lines.append(line)
