@@ -98,6 +98,14 @@ def test_keyphrases_keep_their_written_order_and_labels_never_start_or_end_on_fi
         assert "doesn" not in words  # contractions are words, not broken tokens
 
 
+def test_one_message_sent_many_times_does_not_name_its_theme():
+    group = ["the dashboard loads veeery slowly"] * 8 + [f"the {page} page is slow since {day}" for page in
+                                                         ("reports", "settings", "tasks") for day in
+                                                         ("monday", "friday", "the update", "yesterday")]
+    [(label, keywords)] = describe_themes([group, ["dark mode please", "dark mode at night"]])[:1]
+    assert "slow" in label.lower() and "veeery" not in label and "veeery" not in " ".join(keywords)
+
+
 def test_a_theme_written_mostly_in_other_languages_is_named_by_them():
     [(label, _)] = describe_themes([["Die Suche findet nichts und das ist schlecht", "Die App ist langsam und hängt",
                                      "la aplicación no funciona con el proyecto", "English text about the export"]])

@@ -61,7 +61,8 @@ def describe_themes(groups: Sequence[Sequence[str]], centroids: np.ndarray | Non
     (class-based TF-IDF); with ``embed`` and the groups' ``centroids``, the leading candidates are
     re-ranked by how close each phrase's own embedding is to its theme, which favours what a theme is
     about ("slow loading") over what its texts merely share ("seconds")."""
-    groups = [_evenly(group, DESCRIBED_TEXTS) for group in groups]
+    # Support is counted in distinct texts: one message sent many times must not name a theme.
+    groups = [_evenly(list(dict.fromkeys(group)), DESCRIBED_TEXTS) for group in groups]
     frequency = [Counter() for _ in groups]
     written: dict[str, Counter] = {}
     for group, counter in zip(groups, frequency, strict=True):
