@@ -119,7 +119,8 @@ please pls quite rather really right same see seems shan't she should shouldn't 
 sure than that that's the their theirs them themselves then there there's these they they're this those though
 through to too under until up upon us use used using very via was wasn't way we we'd we're we've well were weren't
 what what's when where which while who whom why will with won't would wouldn't yes yet you you'd you'll you're
-you've your yours yourself yourselves
+you've your yours yourself yourselves without within someone something anyone everyone everything nothing
+anything whenever whether
 hi hello hey thanks thank thx cheers regards best kind dear team guys folks everyone anybody somebody
 issue issues problem problems thing things stuff bit way ok okay also etc e.g eg ie great good nice love
 able want wanted would like could tried try trying still already always never every time times day days today

@@ -152,13 +152,14 @@ def _other_languages(texts: Sequence[str]) -> list[str]:
 
 
 def _label(keywords: Sequence[str], languages: Sequence[str] = ()) -> str:
-    """The leading keyphrase as a label (a single word with the next keyphrase: "Login / password"); a
+    """The leading keyphrase as a label (a single word with the next short keyphrase: "Login / password"); a
     theme held together by its language rather than its topic says so ("Feedback in German, Spanish": an English model reads other languages by their words)."""
     if languages:
         return f"Feedback in {', '.join(languages)}"
     if not keywords:
         return "(no keywords)"
-    label = keywords[0] if " " in keywords[0] or len(keywords) == 1 else f"{keywords[0]} / {keywords[1]}"
+    second = next((k for k in keywords[1:] if len(k.split()) <= 2), None)
+    label = keywords[0] if " " in keywords[0] or second is None else f"{keywords[0]} / {second}"
     return label[0].upper() + label[1:]
 
 
