@@ -126,3 +126,21 @@ def test_loading_the_code_location_leaves_the_theme_libraries_out():
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**os.environ, **ENV}, check=True,
                             capture_output=True, text=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_every_table_asset_shows_the_columns_of_its_warehouse_table():
+    from usersnap_pipeline.warehouse import schema
+
+    defs = _defs()
+    tables = {"raw_feedback": schema.raw_feedback, "data_points": schema.data_points, "assignees": schema.assignees,
+              "data_point_embeddings": schema.data_point_embeddings, "themes": schema.themes,
+              "data_point_themes": schema.data_point_themes, "theme_trends": schema.theme_trends}
+    assert set(tables) == EXPECTED_ASSETS
+    for key, table in tables.items():
+        metadata = defs.resolve_assets_def(key).specs_by_key[dg.AssetKey(key)].metadata
+        columns = metadata["dagster/column_schema"].columns
+        assert [(c.name, c.constraints.nullable) for c in columns] == [(c.name, c.nullable) for c in table.columns], key
+        assert metadata["dagster/table_name"] == table.name
+    point_columns = {c.name: c for c in defs.resolve_assets_def("data_points").specs_by_key[
+        dg.AssetKey("data_points")].metadata["dagster/column_schema"].columns}
+    assert point_columns["rating"].type == "float" and point_columns["feedback_id"].constraints.unique

@@ -7,13 +7,14 @@ import dagster as dg
 from ..steps.projects import resolve_projects
 from ..transform.assignees import assignee_rows
 from ..warehouse.schema import assignees as assignees_table
+from .metadata import table_metadata
 from .resources import DISCONNECTED, UsersnapResource, WarehouseResource, credentials_from_env
 
 ASSIGNEES_JOB = "usersnap_assignees"
 
 
 def build_assignees_asset(configured_projects: Sequence[str]):
-    @dg.asset(name="assignees", group_name="usersnap", kinds={"python", "sql"},
+    @dg.asset(name="assignees", group_name="usersnap", kinds={"python", "sql"}, metadata=table_metadata(assignees_table),
               description="Assignee users per project (table assignees); joins data_points.assignee_id to a name.")
     def assignees(usersnap: UsersnapResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
         per_project = {}

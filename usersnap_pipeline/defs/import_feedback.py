@@ -11,7 +11,8 @@ from ..steps.normalize_raw import normalize_window
 from ..steps.projects import resolve_projects, select_projects
 from ..steps.report import ImportReport
 from ..warehouse.schema import NORMALIZED_TABLES, PARTITIONED_TABLES
-from .metadata import markdown_preview
+from ..warehouse import schema
+from .metadata import markdown_preview, table_metadata
 from .partitions import window_days
 from .resources import UsersnapResource, WarehouseResource
 
@@ -30,12 +31,13 @@ class ImportConfig(dg.Config):
 
 
 RAW_FEEDBACK = dg.AssetSpec(
-    "raw_feedback", group_name="usersnap", kinds={"python", "sql"},
+    "raw_feedback", group_name="usersnap", kinds={"python", "sql"}, metadata=table_metadata(schema.raw_feedback),
     description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
                 "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
                 "ascending.")
 DATA_POINTS = dg.AssetSpec(
     "data_points", deps=[RAW_FEEDBACK], group_name="usersnap", kinds={"python", "sql"},
+    metadata=table_metadata(schema.data_points),
     freshness_policy=DATA_POINTS_FRESHNESS,
     description="One data point per submission, and its metadata tables: "
                 + "; ".join(f"{table.name}: {table.comment}" for table in NORMALIZED_TABLES))

@@ -15,7 +15,8 @@ from pydantic import Field
 from ..themes import MIN_DATA_POINTS
 from ..themes.trends import movers
 from ..warehouse.queries import has_theme_model
-from .metadata import markdown_preview
+from ..warehouse import schema
+from .metadata import markdown_preview, table_metadata
 from .resources import ThemeEncoderResource, WarehouseResource
 
 THEMES_JOB = "usersnap_themes"
@@ -37,6 +38,7 @@ def _top_themes_table(themes: list) -> dg.MetadataValue:
 
 def build_theme_assets(report_dir: Path):
     @dg.asset(name="data_point_embeddings", deps=["data_points"], group_name="themes",
+              metadata=table_metadata(schema.data_point_embeddings),
               kinds={"python", "pytorch", "sql"},
               description="Each data point's text, greetings, sign-offs and noise removed, as a sentence embedding "
                           "(cached: only new or edited texts are embedded).")
@@ -53,7 +55,7 @@ def build_theme_assets(report_dir: Path):
             "removed_now": report.removed,
         })
 
-    @dg.asset(name="themes", deps=["data_point_embeddings"], group_name="themes",
+    @dg.asset(name="themes", deps=["data_point_embeddings"], group_name="themes", metadata=table_metadata(schema.themes),
               kinds={"python", "scikitlearn", "sql"},
               description="Discover the themes of all data points (demo items excluded): label, keyphrases, "
                           "summary with quotes linking to Usersnap, size, first and last seen.")
@@ -83,6 +85,7 @@ def build_theme_assets(report_dir: Path):
         })
 
     @dg.asset(name="data_point_themes", deps=["themes", "data_point_embeddings"], group_name="themes",
+              metadata=table_metadata(schema.data_point_themes),
               kinds={"python", "sql"},
               description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
                           "are (re)assigned.")
@@ -108,6 +111,7 @@ def build_theme_assets(report_dir: Path):
         })
 
     @dg.asset(name="theme_trends", deps=["data_point_themes"], group_name="themes", kinds={"python", "sql"},
+              metadata=table_metadata(schema.theme_trends),
               description="Data points per theme per day and week, share of feedback, change vs the previous "
                           "period, rising and falling themes; renders the trends chart and the HTML report.")
     def theme_trends(warehouse: WarehouseResource) -> dg.MaterializeResult:
