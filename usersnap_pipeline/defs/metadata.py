@@ -23,6 +23,9 @@ def markdown_preview(rows: Iterable[Any], columns: Sequence[str], *, width: int 
     return dg.MetadataValue.md("\n".join(lines))
 
 
+_GENERIC = sqlite.dialect()  # any dialect: it only spells the column types
+
+
 def table_metadata(table: sa.Table) -> dict[str, Any]:
     """An asset's definition metadata for the warehouse table it writes: the column schema the UI
     shows (names, SQL types, comments, nullability, keys), taken from the table's own definition."""
@@ -34,5 +37,3 @@ def table_metadata(table: sa.Table) -> dict[str, Any]:
                for column in table.columns]
     return {"dagster/column_schema": dg.TableSchema(columns=columns), "dagster/table_name": table.name}
 
-
-_GENERIC = sqlite.dialect()  # any dialect: it only spells the column types

@@ -119,6 +119,9 @@ CLOSERS = [" Thanks!", " Thank you!", " Please fix.", " 🙏", " Grüße aus Lin
            " This is blocking our team 😤", " Otherwise great product ❤️", " urgent!!", " ASAP please.",
            "\n\nSent from my iPhone", "\n\nBest regards,\nAnna Berger\nHead of Operations | Acme GmbH",
            "\n\nCheers,\nTom", " Thx"]
+# The template texts keep a lighter touch of it: English greetings and one-line sign-offs, often none.
+TEMPLATE_OPENERS = ["", "", *OPENERS[:5]]
+TEMPLATE_CLOSERS = ["", "", *CLOSERS[:9]]
 
 LABELS = [
     ("bug", "Bug", "#f71007"), ("feature-request", "Feature request", "#1b8ef2"),
@@ -247,7 +250,7 @@ class ItemFactory:
             body = rng.choice(phrases)
             if rng.random() < 0.4:
                 body += ", and " + rng.choice(phrases)
-            text = rng.choice(["", "", *OPENERS[:5]]) + body[0].upper() + body[1:] + "." + rng.choice(["", "", *CLOSERS[:9]])
+            text = rng.choice(TEMPLATE_OPENERS) + body[0].upper() + body[1:] + "." + rng.choice(TEMPLATE_CLOSERS)
             return text + " " + " ".join(rng.choice(phrases) + "." for _ in range(400)) if long else text
         text = rng.choice(texts_by_topic()[topic])
         if topic != NOISE:

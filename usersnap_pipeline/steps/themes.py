@@ -47,7 +47,7 @@ class Discovery:
     model: ThemeModel | None = None
     scores: dict[int, float] = field(default_factory=dict)
     not_enough: str | None = None  # why no themes were found
-    other: int = 0  # data points no theme is close enough to: "Other / unclear"
+    other: int = 0  # data points without a theme ("Other / unclear"): no text, too little, or close to none
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _sha1(text: str | None) -> str:
 
 def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
     """Embed every data point whose text is new or edited, or was embedded by another encoder; drop the
-    embeddings of data points that are gone. Identical cleaned texts are encoded once."""
+    embeddings of data points that are gone. Identical cleaned texts within a chunk are encoded once."""
     key, dp, emb = encoder_key(encoder), s.data_points.c, s.data_point_embeddings.c
     points = warehouse.fetch(sa.select(dp.feedback_id, dp.text).where(FEEDBACK).order_by(dp.feedback_id))
     cached = {row.feedback_id: (row.encoder, row.text_sha1)

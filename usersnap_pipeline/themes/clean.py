@@ -42,7 +42,7 @@ _TRAILING_SIGN_OFF = re.compile(
     r"[,.!]?(\s+[^\W\d_]+)?\s*$", re.IGNORECASE)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, contractions kept whole
 MIN_WORDS = 2  # fewer words than this left after cleaning: nothing a theme could be about
 
 
@@ -78,7 +78,7 @@ def clean_for_themes(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The words of a text, lower-cased, contractions kept whole ("doesn't", not "doesn")."""
-    return [word.replace("’", "'") for word in _WORD.findall(text.casefold())]
+    return [word.replace("’", "'") for word in WORD.findall(text.casefold())]
 
 
 def is_unclear(cleaned: str) -> bool:

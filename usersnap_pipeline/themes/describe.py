@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .clean import STOP_WORDS, language_of
+from .clean import STOP_WORDS, WORD, language_of
 
 KEYWORDS = 8
 QUOTES = 3
@@ -29,7 +29,8 @@ CANDIDATES = 15  # phrases per theme considered for its label and keywords
 RANK_WEIGHT = 0.15  # how much a phrase's TF-IDF rank counts beside its closeness to the theme
 WIDEN_SHARE = 0.5
 DESCRIBED_TEXTS = 3000  # per theme: enough to know its phrases, bounded at any size
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+[^\W_]*", re.UNICODE)
+# Words as clean.words reads them, and numbers, so that a phrase never bridges over a number.
+_TOKEN = re.compile(rf"{WORD.pattern}|\d+[^\W_]*")
 
 
 class Quote(NamedTuple):

@@ -288,14 +288,12 @@ def _typed_value(entry: dict[str, Any]) -> tuple[str | None, str | None, float |
     if isinstance(boolean_value, bool):
         return "boolean", None, None, boolean_value
     text_value = entry.get("text_value")
-    if text_value is None or (type(text_value) is str and text_value.isspace()) or text_value == "":
-        text_value, answer = None, entry.get("value")
-    else:
-        answer = text_value
+    no_text = text_value is None or (type(text_value) is str and not text_value.strip())
+    answer = entry.get("value") if no_text else text_value
     if type(answer) is str:
         if NUMBER.fullmatch(answer):
             return "number", None, float(answer), None
-        if text_value is None and answer.strip().lower() in YES_NO:
+        if no_text and answer.strip().lower() in YES_NO:
             return "boolean", None, None, YES_NO[answer.strip().lower()]
     elif isinstance(answer, bool):
         return "boolean", None, None, answer
