@@ -167,6 +167,8 @@ def test_custom_data_is_flattened_to_paths_and_json():
     assert flatten_custom_data(None) == []
     assert flatten_custom_data(["x"]) == [("$", '["x"]')]
     assert flatten_custom_data({"empty": {}}) == [("empty", "{}")]
+    # keys that clean to the same path (found by the property test) give one row, not a duplicate key
+    assert flatten_custom_data({"": None, "\r": 1, "a\x00": 2, "a": 3}) == [("", "null"), ("a", "2")]
 
 
 def test_missing_and_wrongly_typed_fields_degrade_to_null_or_text():

@@ -258,7 +258,12 @@ def flatten_custom_data(data: Any) -> list[tuple[str, str]]:
                 rows.append((path, _json(value)))
 
     walk("", data)
-    return rows
+    # Keys that differ only in what clean_text removes ("" and "\r", "a" and "a\x00") meet on one path,
+    # the table's key: the first keeps it (the raw layer keeps them all).
+    unique: dict[str, str] = {}
+    for path, value in rows:
+        unique.setdefault(path, value)
+    return list(unique.items())
 
 
 def _json(value: Any) -> str:
