@@ -1,4 +1,4 @@
-"""End-to-end freshness under a real `dagster dev` (webserver + daemon): how long from a new
+"""End-to-end freshness under a real `dg dev` (webserver + daemon): how long from a new
 submission, or an edit to an old item, in the emulator until the warehouse shows it, with the
 change sensor running at its configured interval.
 
@@ -63,7 +63,7 @@ def main() -> None:
                "USERSNAP_IMPORT_HISTORY_START": (now - timedelta(days=30)).date().isoformat(),
                "USERSNAP_WAREHOUSE_URL": warehouse_url, "USERSNAP_SENSOR_INTERVAL_SECONDS": str(args.interval)}
         log = open(work / "dagster-dev.log", "w")
-        dagster = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
+        dagster = subprocess.Popen([str(Path(sys.executable).with_name("dg")), "dev", "--target-path", str(ROOT),
                                     "--port", str(free_port())], cwd=work, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         warehouse = Warehouse(warehouse_url)
@@ -108,7 +108,7 @@ def main() -> None:
                 os.killpg(dagster.pid, signal.SIGKILL)
             warehouse.dispose()
     results.update({"sensor_interval_s": args.interval, "items": args.items, "projects": 2,
-                    "machine": f"{os.cpu_count()} cores", "instance": "dagster dev, SQLite storage",
+                    "machine": f"{os.cpu_count()} cores", "instance": "dg dev, SQLite storage",
                     "when": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

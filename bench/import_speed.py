@@ -3,7 +3,7 @@
 For each size N and added latency, an emulator process serves N items over 4 projects and 180 days;
 then, each as its own process, from empty tables:
   raw        bench/raw_crawl.py: plain requests loop over the filter endpoint, limit 100, discards items
-  pipeline   the README's CLI backfill (`dagster asset materialize --partition-range`), one run,
+  pipeline   the README's CLI backfill (`dg launch --partition-range`), one run,
              into PostgreSQL and into SQLite
   dlt        bench/peer_dlt.py: dlt's rest_api source into the same PostgreSQL
 Reports wall time, items/s, peak RSS, API requests and the ratios, and where the CPU went: the contender's
@@ -134,21 +134,22 @@ def history_window(days: int) -> tuple:
 
 def pipeline_command(first, last) -> list[str]:
     """The README's CLI backfill: the whole window in one run."""
-    return [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "usersnap_pipeline.definitions",
-            "--select", SELECTION, "--partition-range", f"{first.isoformat()}...{last.isoformat()}"]
+    return [str(Path(sys.executable).with_name("dg")), "launch", "--target-path", str(ROOT), "--assets", SELECTION,
+            "--partition-range", f"{first.isoformat()}...{last.isoformat()}"]
 
 
 def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, concurrency: int,
                  dagster_db: str | None) -> dict:
     """The pipeline's environment; with ``dagster_db``, Dagster's storage on dagster-postgres as deployed."""
     if dagster_db is not None:
-        shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         instance_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "postgres",
                         "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db}
     else:  # the embedded default: Dagster's SQLite storage
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         instance_env = {}
-    return {**base_env, **instance_env, "DAGSTER_HOME": str(home), "USERSNAP_API_URL": url,
+    return {**base_env, **instance_env, "DAGSTER_HOME": str(home), "DAGSTER_EVENT_BATCH_SIZE": "1000",
+            "USERSNAP_API_URL": url,
             "USERSNAP_JWT_ID": "demo-jwt-id", "USERSNAP_JWT_SECRET": "demo-jwt-secret-for-the-emulator-only",
             "USERSNAP_IMPORT_HISTORY_START": first.isoformat(), "USERSNAP_WAREHOUSE_URL": warehouse,
             "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
@@ -175,7 +176,7 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
             home.mkdir()
             dagster_db = None
             if target == "postgres":
-                # As deployed: Dagster's own storage on dagster-postgres (deploy/dagster.yaml), the
+                # As deployed: Dagster's own storage on dagster-postgres (the top-level dagster.yaml), the
                 # warehouse in a separate database.
                 dagster_db = fresh_database("bench_dagster")
                 databases.append(dagster_db)

@@ -50,8 +50,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from .defs.code_location import IMPORT_JOB, THEMES_JOB, build_definitions
-    from .defs.partitions import range_tags
+    from .definitions import defs as project_definitions
+    from .orchestration.code_location import IMPORT_JOB, THEMES_JOB
+    from .orchestration.partitions import range_tags
     from .emulator import Emulator, generate
     from .settings import load_settings
     from .steps.themes import REPORT_FILE
@@ -67,7 +68,7 @@ def run_demo(args: argparse.Namespace) -> int:
     midnight = datetime.combine(today, time.min, tzinfo=timezone.utc)
     dataset = generate(seed=args.seed, items=args.items, projects=args.projects, days=args.days, end=midnight)
     with Emulator(dataset, jwt_id=jwt_id, jwt_secret=jwt_secret, seed=args.seed) as emulator:
-        # The pipeline reads its configuration from the environment, as under `dagster dev`.
+        # The pipeline reads its configuration from the environment, as under `dg dev`.
         os.environ.update({
             "USERSNAP_API_URL": emulator.base_url,
             "USERSNAP_JWT_ID": jwt_id,
@@ -81,7 +82,7 @@ def run_demo(args: argparse.Namespace) -> int:
         if not instance_config.exists():  # still Dagster's embedded SQLite storage, just quiet
             instance_config.write_text("telemetry:\n  enabled: false\n")
         settings = load_settings()
-        defs = build_definitions(settings)
+        defs = project_definitions()  # the code location exactly as `dg` loads it: defs/usersnap/defs.yaml
         print(f"Importing {first_day} .. {today} in one Dagster run (instance: {dagster_home})...", flush=True)
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         with dg.DagsterInstance.get() as instance:
@@ -89,14 +90,14 @@ def run_demo(args: argparse.Namespace) -> int:
                 instance=instance, tags=range_tags(first_day.isoformat(), today.isoformat()),
                 run_config=quiet, raise_on_error=False)
             if not result.success:
-                print(f"The import run {result.run_id} failed; see `dagster dev` → Runs for its logs.",
+                print(f"The import run {result.run_id} failed; see `./dev dg dev` → Runs for its logs.",
                       file=sys.stderr)
                 return 1
             print("Finding themes and trends in one more run...", flush=True)
             themes = defs.resolve_job_def(THEMES_JOB).execute_in_process(
                 instance=instance, run_config=quiet, raise_on_error=False)
         if not themes.success:
-            print(f"The themes run {themes.run_id} failed; see `dagster dev` → Runs for its logs.", file=sys.stderr)
+            print(f"The themes run {themes.run_id} failed; see `./dev dg dev` → Runs for its logs.", file=sys.stderr)
             return 1
         warehouse = Warehouse(settings.warehouse_url)
         try:

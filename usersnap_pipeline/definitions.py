@@ -1,18 +1,18 @@
-"""The code location: ``dagster dev`` / workspace.yaml load ``defs`` from here.
+"""The code location: ``dg dev``, ``dg launch`` and workspace.yaml load ``defs`` from here.
 
-Configuration is read once from the environment (see settings.py and the README); a missing or
-malformed setting stops the load with a message naming the variable to fix.
+Every component instance under ``defs/`` contributes its definitions; the project's own
+(``defs/usersnap/defs.yaml``) reads its configuration from the environment, and a missing or
+malformed setting stops the load with a message naming what to fix.
 """
 
-import os
+from pathlib import Path
 
-from .defs.code_location import build_definitions
-from .settings import load_settings
+import dagster as dg
 
-# A range run reports one materialization per asset and day. With batching on (Dagster+ runs with
-# it), Dagster stores them in one write per asset; without, each is its own write, and on
-# dagster-postgres each write opens fresh connections: 3 s per asset for 181 days (bench/README.md).
-# Set in the environment, the variable wins; 0 turns batching off.
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
+from . import defs as defs_folder
 
-defs = build_definitions(load_settings())
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    # Found from the package, not from the nearest pyproject.toml: the same in a checkout and installed.
+    return dg.ComponentTree.from_module(defs_module=defs_folder, project_root=Path(__file__).parent.parent).build_defs()

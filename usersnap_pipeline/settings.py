@@ -39,42 +39,69 @@ class Settings:
     report_dir: Path = DEFAULT_REPORT_DIR
     import_schedule_cron: str = DEFAULT_IMPORT_SCHEDULE_CRON
     themes_model: str = DEFAULT_THEMES_MODEL
+    themes: bool = True
+    # Names of the environment variables holding secrets, read at run time (never their values here).
+    jwt_id_env: str = "USERSNAP_JWT_ID"
+    jwt_secret_env: str = "USERSNAP_JWT_SECRET"
+    warehouse_url_env: str | None = None  # the variable warehouse_url came from, if it did
 
 
 def default_warehouse_url() -> str:
     return f"sqlite:///{DEFAULT_WAREHOUSE_PATH}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    try:
-        api_url = validate_api_url(env.get("USERSNAP_API_URL") or DEFAULT_API_URL)
-    except UsersnapConfigError as exc:
-        raise SettingsError(str(exc)) from None
+# Where each setting is read from: an environment variable by default; the component passes its
+# attributes' names, so an error names what to fix where it was written.
+ENVIRONMENT_NAMES = {
+    "api_url": "USERSNAP_API_URL",
+    "project_ids": "USERSNAP_PROJECT_IDS",
+    "import_history_start": "USERSNAP_IMPORT_HISTORY_START",
+    "warehouse_url": "USERSNAP_WAREHOUSE_URL",
+    "sensor_interval_seconds": "USERSNAP_SENSOR_INTERVAL_SECONDS",
+    "fetch_concurrency": "USERSNAP_FETCH_CONCURRENCY",
+    "report_dir": "USERSNAP_REPORT_DIR",
+    "import_schedule_cron": "USERSNAP_IMPORT_SCHEDULE_CRON",
+    "themes_model": "USERSNAP_THEMES_MODEL",
+}
 
-    project_ids = tuple(p.strip() for p in (env.get("USERSNAP_PROJECT_IDS") or "").split(",") if p.strip())
+
+def load_settings(environ: Mapping[str, object] | None = None,
+                  names: Mapping[str, str] = ENVIRONMENT_NAMES) -> Settings:
+    """Settings from ``environ`` (the process environment by default), each read under ``names[field]``."""
+    env = os.environ if environ is None else environ
+    name = names.__getitem__
+
+    def value(field: str) -> str:
+        return str(env.get(name(field)) or "").strip()
+
+    try:
+        api_url = validate_api_url(value("api_url") or DEFAULT_API_URL)
+    except UsersnapConfigError as exc:
+        raise SettingsError(f"{name('api_url')}: {exc}") from None
+
+    project_ids = tuple(p.strip() for p in value("project_ids").split(",") if p.strip())
     bad = [p for p in project_ids if not _PROJECT_ID.match(p)]
     if bad:
-        raise SettingsError(f"USERSNAP_PROJECT_IDS has values that are not project ids: {', '.join(map(repr, bad))}; "
+        raise SettingsError(f"{name('project_ids')} has values that are not project ids: {', '.join(map(repr, bad))}; "
                             "give comma-separated project ids from Usersnap (or leave it empty for every project)")
     if len(set(project_ids)) != len(project_ids):
-        raise SettingsError("USERSNAP_PROJECT_IDS lists a project twice")
+        raise SettingsError(f"{name('project_ids')} lists a project twice")
 
-    raw_start = (env.get("USERSNAP_IMPORT_HISTORY_START") or "").strip()
+    raw_start = value("import_history_start")
     if not raw_start:
         raise SettingsError(
-            "USERSNAP_IMPORT_HISTORY_START is not set: give the first day to import as a fixed date, "
-            "e.g. USERSNAP_IMPORT_HISTORY_START=2026-05-01 (today minus 7/30/90 days or 6 months)")
+            f"{name('import_history_start')} is not set: give the first day to import as a fixed date, "
+            f"e.g. {name('import_history_start')}=2026-05-01 (today minus 7/30/90 days or 6 months)")
     try:
         start = date.fromisoformat(raw_start)
     except ValueError:
-        raise SettingsError(f"USERSNAP_IMPORT_HISTORY_START={raw_start!r} is not a date like 2026-05-01") from None
+        raise SettingsError(f"{name('import_history_start')}={raw_start!r} is not a date like 2026-05-01") from None
     if start > date.today():
-        raise SettingsError(f"USERSNAP_IMPORT_HISTORY_START={raw_start} is in the future; pick a day up to today")
+        raise SettingsError(f"{name('import_history_start')}={raw_start} is in the future; pick a day up to today")
 
-    warehouse_url = env.get("USERSNAP_WAREHOUSE_URL") or default_warehouse_url()
+    warehouse_url = value("warehouse_url") or default_warehouse_url()
     if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", warehouse_url):
-        raise SettingsError("USERSNAP_WAREHOUSE_URL must be a SQLAlchemy URL starting with sqlite:// or "
+        raise SettingsError(f"{name('warehouse_url')} must be a SQLAlchemy URL starting with sqlite:// or "
                             "postgresql:// (the value is not shown: it may hold a password)")
 
     return Settings(
@@ -82,16 +109,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         project_ids=project_ids,
         import_history_start=start,
         warehouse_url=warehouse_url,
-        sensor_interval_seconds=_positive_int(env, "USERSNAP_SENSOR_INTERVAL_SECONDS", 60),
-        fetch_concurrency=_positive_int(env, "USERSNAP_FETCH_CONCURRENCY", 4),
-        report_dir=Path(env.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR),
-        import_schedule_cron=_cron(env, "USERSNAP_IMPORT_SCHEDULE_CRON", DEFAULT_IMPORT_SCHEDULE_CRON),
-        themes_model=(env.get("USERSNAP_THEMES_MODEL") or "").strip() or DEFAULT_THEMES_MODEL,
+        sensor_interval_seconds=_positive_int(value("sensor_interval_seconds"), name("sensor_interval_seconds"), 60),
+        fetch_concurrency=_positive_int(value("fetch_concurrency"), name("fetch_concurrency"), 4),
+        report_dir=Path(value("report_dir") or DEFAULT_REPORT_DIR),
+        import_schedule_cron=_cron(value("import_schedule_cron"), name("import_schedule_cron"),
+                                   DEFAULT_IMPORT_SCHEDULE_CRON),
+        themes_model=value("themes_model") or DEFAULT_THEMES_MODEL,
     )
 
 
-def _cron(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = " ".join((env.get(name) or "").split())
+def _cron(value: str, name: str, default: str) -> str:
+    raw = " ".join(value.split())
     if not raw:
         return default
     if not _CRON.match(raw):
@@ -99,8 +127,7 @@ def _cron(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = (env.get(name) or "").strip()
+def _positive_int(raw: str, name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:

@@ -1,5 +1,5 @@
 """A real deployment for end-to-end tests: dagster-webserver and dagster-daemon as processes, on
-deploy/dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
+the top-level dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
 emulator over HTTP. The test drives it only through Dagster's GraphQL API and the browser.
 
 Process logs go to test-artifacts/deployment/ and stay there, so a failure can be read afterwards.
@@ -47,7 +47,7 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, ever
         time.sleep(every)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -169,9 +169,10 @@ def deployment(postgres_databases):
             "USERSNAP_REPORT_DIR": str(LOGS / "reports"),
             "USERSNAP_SENSOR_INTERVAL_SECONDS": "5",
             "USERSNAP_IMPORT_SCHEDULE_CRON": "* * * * *",  # a tick every minute, not every hour
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as the README's production section sets it
         }
         env.pop("USERSNAP_PROJECT_IDS", None)
-        built = Deployment(emulator, warehouse_url, env, _free_port(), first_day)
+        built = Deployment(emulator, warehouse_url, env, free_port(), first_day)
         try:
             built.start("webserver", "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",
                         "-p", str(built.port))
@@ -218,7 +219,7 @@ def _drop_connections(database: str) -> None:
 @pytest.fixture(scope="session")
 def backfilled(deployment):
     """The whole import-history window backfilled from the UI's API: one partition-range backfill."""
-    from usersnap_pipeline.defs.partitions import daily_partitions
+    from usersnap_pipeline.orchestration.partitions import daily_partitions
 
     keys = daily_partitions(deployment.first_day).get_partition_keys()
     assets = ["raw_feedback", "data_points"]

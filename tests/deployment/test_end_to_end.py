@@ -91,5 +91,16 @@ def test_the_themes_job_runs_through_the_graphql_client(deployment, themes_run):
         warehouse.dispose()
     # Realistic feedback: noise and forms without text stay "Other / unclear", the rest has a theme.
     assert themes >= 6 and themed >= 0.7 * points
-    trends = latest_metadata(deployment, "theme_trends")
-    assert trends["runId"] == themes_run and "data:image/png;base64," in trends["trends_chart"]
+    report = latest_metadata(deployment, "theme_report")
+    assert report["runId"] == themes_run and "data:image/png;base64," in report["trends_chart"]
+
+
+def test_the_webserver_and_daemon_log_no_outdated_warning(deployment, backfilled, themes_run):
+    """The production commands of the README, run as documented: nothing deprecated or superseded."""
+    import re
+
+    from tests.deployment.conftest import LOGS
+
+    for name in ("webserver", "daemon"):
+        log = (LOGS / f"{name}.log").read_text()
+        assert log and not re.search(r"deprecat|supersede", log, re.IGNORECASE), log[-3000:]

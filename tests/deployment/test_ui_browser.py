@@ -64,11 +64,23 @@ def test_the_latest_data_points_materialization_shows_its_row_count(deployment, 
     assert rows > 0 and any(f"dagster/row_count\n{shown}" in text for shown in (str(rows), f"{rows:,}")), text[:3000]
 
 
-def test_the_theme_trends_materialization_shows_its_chart(deployment, themes_run, browser):
+def test_the_data_points_asset_shows_its_column_schema(deployment, browser):
+    """The column schema comes from the warehouse's own table definition (dagster/column_schema)."""
+    from usersnap_pipeline.warehouse import schema
+
+    browser.set_window_size(1600, 2400)
+    columns = [column.name for column in schema.data_points.columns]
+    text = _page_text(browser, f"{deployment.url}/assets/data_points?view=overview",
+                      ["Columns", *columns, schema.data_points.c.rating.comment])
+    save_screenshot(browser, "ui_data_points_columns")
+    assert "float" in text, text[:3000]
+
+
+def test_the_theme_report_materialization_shows_its_chart(deployment, themes_run, browser):
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1600, 1400)
-    _page_text(browser, f"{deployment.url}/assets/theme_trends?view=events", ["theme_trends", "trends_chart",
+    _page_text(browser, f"{deployment.url}/assets/theme_report?view=events", ["theme_report", "trends_chart",
                                                                               "top_themes"])
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -79,4 +91,4 @@ def test_the_theme_trends_materialization_shows_its_chart(deployment, themes_run
         lambda driver: driver.find_elements(By.CSS_SELECTOR, "img[src^='data:image/png']"))
     browser.execute_script("arguments[0].scrollIntoView()", charts[0])
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", charts[0]) > 500
-    save_screenshot(browser, "ui_theme_trends_chart")
+    save_screenshot(browser, "ui_theme_report_chart")

@@ -11,10 +11,10 @@ import dagster as dg
 import pytest
 
 from tests.conftest import ANCHOR
-from usersnap_pipeline.defs.code_location import build_definitions
-from usersnap_pipeline.defs.partitions import range_tags
-from usersnap_pipeline.defs.sensors import CHANGE_SENSOR
-from usersnap_pipeline.defs.themes import THEME_ASSETS, THEMES_JOB
+from usersnap_pipeline.orchestration.code_location import build_definitions
+from usersnap_pipeline.orchestration.partitions import range_tags
+from usersnap_pipeline.orchestration.sensors import CHANGE_SENSOR
+from usersnap_pipeline.orchestration.themes import THEME_ASSETS, THEMES_JOB
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.settings import Settings
 from usersnap_pipeline.usersnap import UsersnapClient
@@ -85,8 +85,7 @@ class Pipeline:
     def tick(self, instance: dg.DagsterInstance):
         """One evaluation of the change sensor, keeping its cursor as the daemon would on success."""
         sensor = self.defs.resolve_sensor_def(CHANGE_SENSOR)
-        context = dg.build_sensor_context(cursor=self.sensor_cursor, instance=instance,
-                                          resources={"warehouse": self.defs.resources["warehouse"]})
+        context = dg.build_sensor_context(cursor=self.sensor_cursor, instance=instance, resources=self.defs.resources)
         result = sensor.evaluate_tick(context)
         if result.cursor is not None:
             self.sensor_cursor = result.cursor

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -23,17 +24,20 @@ from usersnap_pipeline.warehouse import Warehouse, schema
 pytestmark = pytest.mark.slow  # long scenarios; CI runs them too
 
 SELECTION = "raw_feedback,data_points"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _backfill_command(first, last):
-    return [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "usersnap_pipeline.definitions",
-            "--select", SELECTION, "--partition-range", f"{first.isoformat()}...{last.isoformat()}"]
+    """The README's one-run range backfill, `dg launch`, on this project from any working directory."""
+    return [str(Path(sys.executable).with_name("dg")), "launch", "--target-path", str(ROOT), "--assets", SELECTION,
+            "--partition-range", f"{first.isoformat()}...{last.isoformat()}"]
 
 
 def _environment(api_url, warehouse_url, dagster_home, **extra):
     return {**os.environ, "USERSNAP_API_URL": api_url, "USERSNAP_JWT_ID": DEFAULT_JWT_ID,
             "USERSNAP_JWT_SECRET": DEFAULT_JWT_SECRET, "USERSNAP_IMPORT_HISTORY_START": FIRST_DAY.isoformat(),
             "USERSNAP_WAREHOUSE_URL": warehouse_url, "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as ./dev sets it
             "USERSNAP_PROJECT_IDS": "", **extra}
 
 
@@ -54,7 +58,7 @@ def test_cli_range_backfill_is_one_run_on_dagster_postgres(pipeline_emulator, po
     finally:
         warehouse.dispose()
     # The run was recorded in Dagster's own Postgres database, as one run for the whole range, and
-    # every day of both assets is materialized there (the code location turns on batched event writes).
+    # every day of both assets is materialized there (batched event writes, as ./dev sets them).
     engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dagster_db}")
     try:
         with engine.connect() as conn:

@@ -12,7 +12,7 @@ from tests.conftest import ANCHOR
 from tests.conftest import materializations as materializations_of
 from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
-from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
 
 

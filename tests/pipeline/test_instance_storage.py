@@ -1,4 +1,4 @@
-"""Dagster's storage as deployed (deploy/dagster.yaml): the event log keeps its connection instead of
+"""Dagster's storage as deployed (the top-level dagster.yaml): the event log keeps its connection instead of
 opening fresh ones for every event, and survives the server dropping it."""
 
 import time

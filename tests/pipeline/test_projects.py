@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import ANCHOR
 from tests.pipeline.conftest import FIRST_DAY, Pipeline
-from usersnap_pipeline.defs.sensors import project_run_config
+from usersnap_pipeline.orchestration.sensors import project_run_config
 from usersnap_pipeline.usersnap import UsersnapNotFoundError
 from usersnap_pipeline.warehouse import schema
 
@@ -106,10 +106,14 @@ def test_removing_the_credentials_stops_every_call_and_keeps_everything(pipeline
         result = pipeline.tick(instance)
         assert not result.run_requests and "disconnected" in result.skip_message
         schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_recent_import")
-        assert not schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
-        # A manual run is refused before it starts, naming the variable to set; it changes nothing.
-        with pytest.raises(dg.DagsterInvalidConfigError, match="USERSNAP_JWT_ID"):
-            pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance, raise_on_error=False)
+        context = dg.build_schedule_context(instance=instance, resources=pipeline.defs.resources)
+        assert not schedule.evaluate_tick(context).run_requests
+        # A manual run fails before any call, naming the variables to set; it changes nothing.
+        run = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance, raise_on_error=False)
+        [failure] = run.get_step_failure_events()
+        error = failure.event_specific_data.error
+        assert error.cause.cls_name == "UsersnapConfigError"
+        assert "USERSNAP_JWT_ID and USERSNAP_JWT_SECRET must both be set" in error.cause.message
     assert pipeline_emulator.requests_made() == 0
     assert _raw_by_project(pipeline) == before
     assert sum(1 for _ in pipeline.warehouse.rows(schema.data_points)) == 700

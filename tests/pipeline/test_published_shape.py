@@ -15,7 +15,7 @@ from tests.conftest import ANCHOR
 from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY, Pipeline
 from tests.published import spec_example_item
-from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.emulator import Emulator
 from usersnap_pipeline.emulator.data import Dataset
 from usersnap_pipeline.warehouse import schema

@@ -10,7 +10,7 @@ import dagster as dg
 
 from tests.conftest import ANCHOR, materializations
 from tests.pipeline.conftest import FIRST_DAY
-from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
 
 WHEN = ANCHOR - timedelta(days=2, hours=3)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tests.conftest import ANCHOR, PG_ADMIN_URL, materializations
 from tests.pipeline.conftest import FIRST_DAY
-from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
 
 pytestmark = pytest.mark.slow  # long scenarios; CI runs them too

@@ -10,7 +10,7 @@ from dagster._serdes import serialize_value
 
 from tests.conftest import ANCHOR
 from tests.pipeline.conftest import FIRST_DAY
-from usersnap_pipeline.defs.partitions import range_tags
+from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.emulator import DEFAULT_JWT_SECRET
 
 

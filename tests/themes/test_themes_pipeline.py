@@ -18,7 +18,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from tests.conftest import ANCHOR
 from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
-from usersnap_pipeline.defs.themes import ASSIGNMENT_ASSETS
+from usersnap_pipeline.orchestration.themes import ASSIGNMENT_ASSETS
+from usersnap_pipeline.steps.themes import read_themes
 from usersnap_pipeline.warehouse import schema
 
 # Measured 0.58 / 0.41 on this data (700 draws from the corpus, its noise counted as a topic and
@@ -69,7 +70,7 @@ def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_e
 
     themes = list(pipeline.warehouse.rows(schema.themes))
     assert 6 <= len(themes) <= 24
-    assert sum(t["data_points"] for t in themes) == len(best)
+    assert sum(t.data_points for t in read_themes(pipeline.warehouse)) == len(best)
     for theme in themes:
         quotes = json.loads(theme["quotes_json"])
         assert theme["label"] and json.loads(theme["keywords_json"]) and quotes
@@ -79,7 +80,7 @@ def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_e
         assert theme["first_seen"] is not None and theme["last_seen"] is not None
     metadata = _metadata(result, "themes")
     assert metadata["dagster/row_count"] == len(themes)
-    assert "| theme |" in metadata["top_themes"]
+    assert {record.data["theme_id"] for record in metadata["top_themes"].records} <= {t["theme_id"] for t in themes}
 
 
 def test_theme_ids_and_assignments_are_stable_between_runs(pipeline):
@@ -172,9 +173,12 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
         result = pipeline.themes(instance)
-    metadata = _metadata(result, "theme_trends")
+    metadata = _metadata(result, "theme_report")
     assert metadata["trends_chart"].startswith("![") and "data:image/png;base64," in metadata["trends_chart"]
-    assert "| theme |" in metadata["top_themes"]
+    top = metadata["top_themes"]
+    assert [column.name for column in top.schema.columns] == ["theme", "data points", "keywords", "theme_id"]
+    assert [record.data["theme"] for record in top.records] == [theme.label for theme in read_themes(
+        pipeline.warehouse)][:len(top.records)] and top.records
 
     chart = pipeline.settings.report_dir / "theme_trends.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
@@ -201,7 +205,7 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
         sa.select(dp.feedback_id, dp.created_at).where(dp.is_demo == sa.false()))}
     every, themed = Counter(days_of.values()), Counter(days_of[fid] for fid in best)
     assert per_day == pytest.approx({day: themed[day] / every[day] for day in every}, abs=1e-3)
-    assert metadata["dagster/row_count"] == len(trends)
+    assert _metadata(result, "theme_trends")["dagster/row_count"] == len(trends)
 
 
 def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsys):
@@ -221,7 +225,7 @@ def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsy
 
 def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipeline):
     schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_themes")
-    resources = {"warehouse": pipeline.defs.resources["warehouse"]}
+    resources = pipeline.defs.resources
 
     def requested() -> set[str]:
         with dg.build_schedule_context(resources=resources) as context:
@@ -229,7 +233,7 @@ def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipelin
         return {key.to_user_string() for key in request.asset_selection}
 
     pipeline.seed(FIRST_DAY, ANCHOR.date())
-    assert requested() == {"data_point_embeddings", "themes", "data_point_themes", "theme_trends"}
+    assert requested() == {"data_point_embeddings", "themes", "data_point_themes", "theme_trends", "theme_report"}
     with dg.instance_for_test() as instance:
         assert pipeline.themes(instance).success
-    assert requested() == {"data_point_embeddings", "data_point_themes", "theme_trends"}
+    assert requested() == {"data_point_embeddings", "data_point_themes", "theme_trends", "theme_report"}

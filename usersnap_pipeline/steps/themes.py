@@ -176,34 +176,27 @@ def assign(warehouse: Warehouse, *, now: datetime) -> AssignmentReport:
     state_rows = [(fid, model.version, current[fid], now) for fid in stale if fid in ready]
     warehouse.replace_rows({s.data_point_themes: theme_rows, s.theme_assignment_state: state_rows},
                            feedback_ids=[*ready, *gone])
-    per_theme = _refresh_theme_sizes(warehouse)
+    per_theme = {theme_id: size for theme_id, (size, _, _) in current_theme_sizes(warehouse).items()}
     rows = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_point_themes))[0][0]
     return AssignmentReport(model.version, rows, assigned=len(ready), removed=len(gone), data_points=len(current),
                             themed=sum(per_theme.values()), per_theme=per_theme, waiting=len(stale) - len(ready))
 
 
-def _refresh_theme_sizes(warehouse: Warehouse) -> dict[str, int]:
-    """Size and first/last seen of each theme, from the best-theme assignments as they are now."""
+def current_theme_sizes(warehouse: Warehouse) -> dict[str, tuple[int, datetime | None, datetime | None]]:
+    """Each theme's data points and first/last seen as assigned now (best theme only). Read, never
+    stored: the themes table is discovery's, and assignment only writes its own tables."""
     dpt, dp = s.data_point_themes.c, s.data_points.c
     stats = warehouse.fetch(
         sa.select(dpt.theme_id, sa.func.count(), sa.func.min(dp.created_at), sa.func.max(dp.created_at))
         .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
         .where(dpt.rank == 1).group_by(dpt.theme_id))
-    by_theme = {row[0]: row for row in stats}
-    rows = []
-    for theme in warehouse.rows(s.themes):
-        _, size, first, last = by_theme.get(theme["theme_id"], (None, 0, None, None))
-        rows.append((*[theme[c] for c in ("theme_id", "label", "keywords_json", "summary", "quotes_json")],
-                     size, read_timestamp(first), read_timestamp(last), theme["model_version"]))
-    warehouse.replace_rows({s.themes: rows}, whole=[s.themes])
-    return {row[0]: row[5] for row in rows}
+    return {row[0]: (row[1], read_timestamp(row[2]), read_timestamp(row[3])) for row in stats}
 
 
 def build_trends(warehouse: Warehouse, *, as_of: date) -> list[TrendRow]:
     """Recount every theme per day and week from the current assignments; replaces theme_trends."""
     dpt, dp = s.data_point_themes.c, s.data_points.c
-    theme_ids = [row[0] for row in warehouse.fetch(sa.select(s.themes.c.theme_id).order_by(s.themes.c.data_points.desc(),
-                                                                                           s.themes.c.theme_id))]
+    theme_ids = [theme.theme_id for theme in read_themes(warehouse)]
     themed = [(row.theme_id, read_timestamp(row.created_at).date()) for row in warehouse.fetch(
         sa.select(dpt.theme_id, dp.created_at)
         .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
@@ -216,10 +209,12 @@ def build_trends(warehouse: Warehouse, *, as_of: date) -> list[TrendRow]:
 
 
 def read_themes(warehouse: Warehouse) -> list[ThemeSummary]:
-    return [ThemeSummary(row["theme_id"], row["label"], json.loads(row["keywords_json"]), row["summary"],
-                      json.loads(row["quotes_json"]), row["data_points"], read_timestamp(row["first_seen"]),
-                      read_timestamp(row["last_seen"]))
-            for row in warehouse.rows(s.themes, order_by=[s.themes.c.data_points.desc(), s.themes.c.theme_id])]
+    """The current themes, largest first, sized by the assignments as they are now."""
+    sizes = current_theme_sizes(warehouse)
+    themes = [ThemeSummary(row["theme_id"], row["label"], json.loads(row["keywords_json"]), row["summary"],
+                           json.loads(row["quotes_json"]), *sizes.get(row["theme_id"], (0, None, None)))
+              for row in warehouse.rows(s.themes)]
+    return sorted(themes, key=lambda theme: (-theme.data_points, theme.theme_id))
 
 
 def read_trends(warehouse: Warehouse) -> list[TrendRow]:

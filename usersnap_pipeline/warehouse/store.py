@@ -12,6 +12,7 @@ import functools
 import io
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,7 @@ _TRANSIENT = ("could not connect", "connection refused", "server closed the conn
               "connection already closed", "ssl connection has been closed",
               # two partitions written at once, each removing an item that moved into the other
               "deadlock detected")
+NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 # partition_state's counts of a partition's rows, by the table counted
@@ -43,9 +45,15 @@ Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, 
 
 
 class Warehouse:
-    def __init__(self, url: str, *, connections: int = 5):
+    def __init__(self, url: str, *, connections: int = 5, namespace: str = ""):
         """``connections``: how many threads write at once. A PostgreSQL write holds its connection while
-        its pages are fetched, so each writer needs one of its own."""
+        its pages are fetched, so each writer needs one of its own.
+
+        ``namespace`` keeps one Usersnap account's tables apart from another's in the same warehouse, under
+        the same table names: on PostgreSQL it is a schema (every connection's ``search_path``), on SQLite,
+        which has no schemas, a database file beside the main one (``warehouse.eu.sqlite``). Empty: the
+        database's default schema, the main file.
+        """
         self.url = sa.make_url(url)
         if self.url.drivername == "postgresql":
             # psycopg2 ships with dagster-postgres; SQLAlchemy 2.1 would otherwise pick psycopg 3.
@@ -53,9 +61,19 @@ class Warehouse:
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError("the warehouse must be SQLite or PostgreSQL")
-        if self.dialect == "sqlite" and self.url.database and self.url.database != ":memory:":
+        if namespace and not NAMESPACE.match(namespace):
+            raise ValueError(f"warehouse namespace {namespace!r}: lowercase letters, digits and underscores only")
+        self.namespace = namespace
+        in_file = self.dialect == "sqlite" and self.url.database and self.url.database != ":memory:"
+        if in_file and namespace:
+            main = Path(self.url.database)
+            self.url = self.url.set(database=str(main.with_name(f"{main.stem}.{namespace}{main.suffix}")))
+        if in_file:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 60} if self.dialect == "sqlite" else {"connect_timeout": 10}
+        if self.dialect == "postgresql" and namespace:
+            # Every statement, raw SQL and COPY included, then reads and writes the account's schema alone.
+            connect_args["options"] = f"-c search_path={namespace}"
         self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True,
                                        pool_size=max(5, connections))
         if self.dialect == "sqlite":
@@ -73,6 +91,8 @@ class Warehouse:
                 # Every step of a run starts here, several at once: one at a time, or two would both find
                 # a table missing (or an upgrade to do) and the second would fail making it.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                if self.namespace:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.namespace}"'))
             migrate.to_current_schema(conn)
         if self.dialect == "postgresql":
             self._compress_with_lz4(schema.raw_feedback.c.item_json)

@@ -8,22 +8,27 @@ import dagster as dg
 
 from ..steps.changes import ChangeCursor, RunPlan, detect_changes, plan_runs
 from ..steps.projects import resolve_projects
-from ..usersnap import UsersnapClient, api_timestamp
+from ..usersnap import api_timestamp
 from .import_feedback import IMPORT_OP
+from .naming import AccountNames
 from .partitions import range_tags
-from .resources import DISCONNECTED, WarehouseResource, credentials_from_env
+from .resources import UsersnapResource, WarehouseResource
 
 CHANGE_SENSOR = "usersnap_change_sensor"
 
 
-def project_run_config(project_ids: Sequence[str]) -> dict:
-    return {"ops": {IMPORT_OP: {"config": {"project_ids": list(project_ids)}}}}
+def project_run_config(project_ids: Sequence[str], names: AccountNames = AccountNames()) -> dict:
+    return {"ops": {names(IMPORT_OP): {"config": {"project_ids": list(project_ids)}}}}
 
 
-def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, *, api_url: str,
-                        configured_projects: Sequence[str], interval_seconds: int) -> dg.SensorDefinition:
+def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, *,
+                        configured_projects: Sequence[str], interval_seconds: int,
+                        names: AccountNames) -> dg.SensorDefinition:
+    sensor_name, usersnap_key, warehouse_key = names(CHANGE_SENSOR), names("usersnap"), names("warehouse")
+
     @dg.sensor(
-        name=CHANGE_SENSOR,
+        name=sensor_name,
+        required_resource_keys={usersnap_key, warehouse_key},
         job=job,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -31,14 +36,13 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
                     "one run per range of days whose items were added or edited. A project never imported "
                     "gets one run for its whole history window. An idle tick costs one request per project.",
     )
-    def usersnap_change_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-        credentials = credentials_from_env()
-        if credentials is None:
-            return dg.SkipReason(DISCONNECTED)
+    def usersnap_change_sensor(context: dg.SensorEvaluationContext):
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
+        if usersnap.credentials() is None:
+            return dg.SkipReason(usersnap.disconnected_reason())
         cursor = ChangeCursor.from_json(context.cursor)
-        # A tick must end well within Dagster's tick timeout; a failed tick simply runs again next interval.
-        with UsersnapClient(api_url, *credentials, max_attempts=3, backoff_max=5.0) as client, \
-                warehouse.open() as store:
+        with usersnap.client(max_attempts=3, backoff_max=5.0) as client, warehouse.open() as store:
             projects = list(configured_projects)
             if not projects:
                 now = datetime.now(timezone.utc)
@@ -56,9 +60,9 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
         new_cursor = cursor.to_json()
         # A run key per (plan, resulting cursor): a retried tick does not launch twice, and a later
         # change to the same days gets a new key (run keys are remembered forever).
-        run_requests = [dg.RunRequest(run_key=_run_key(plan, new_cursor),
+        run_requests = [dg.RunRequest(run_key=_run_key(sensor_name, plan, new_cursor),
                                       tags=range_tags(plan.first_day.isoformat(), plan.last_day.isoformat()),
-                                      run_config=project_run_config(plan.project_ids))
+                                      run_config=project_run_config(plan.project_ids, names))
                         for plan in plans]
         context.log.info(f"{len(projects)} project(s), {requests_made} request(s), "
                          f"{sum(len(d) for d in changed.values())} changed partition(s), "
@@ -70,6 +74,6 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
     return usersnap_change_sensor
 
 
-def _run_key(plan: RunPlan, cursor: str) -> str:
+def _run_key(sensor_name: str, plan: RunPlan, cursor: str) -> str:
     digest = hashlib.sha1(repr((plan, cursor)).encode()).hexdigest()[:16]
-    return f"{CHANGE_SENSOR}:{plan.first_day}..{plan.last_day}:{digest}"
+    return f"{sensor_name}:{plan.first_day}..{plan.last_day}:{digest}"

@@ -8,15 +8,21 @@ from ..steps.projects import resolve_projects
 from ..transform.assignees import assignee_rows
 from ..warehouse.schema import assignees as assignees_table
 from .metadata import table_metadata
-from .resources import DISCONNECTED, UsersnapResource, WarehouseResource, credentials_from_env
+from .naming import AccountNames
+from .resources import UsersnapResource, WarehouseResource
 
 ASSIGNEES_JOB = "usersnap_assignees"
 
 
-def build_assignees_asset(configured_projects: Sequence[str]):
-    @dg.asset(name="assignees", group_name="usersnap", kinds={"python", "sql"}, metadata=table_metadata(assignees_table),
+def build_assignees_asset(configured_projects: Sequence[str], names: AccountNames):
+    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+
+    @dg.asset(key=names.asset("assignees"), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
+              metadata=table_metadata(assignees_table), required_resource_keys={usersnap_key, warehouse_key},
               description="Assignee users per project (table assignees); joins data_points.assignee_id to a name.")
-    def assignees(usersnap: UsersnapResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def assignees(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         per_project = {}
         with usersnap.client() as client, warehouse.open() as store:
             visible = {p["project_id"]: p for p in client.list_projects()}
@@ -31,13 +37,16 @@ def build_assignees_asset(configured_projects: Sequence[str]):
     return assignees
 
 
-def build_assignees_schedule(job) -> dg.ScheduleDefinition:
-    @dg.schedule(name="usersnap_daily_assignees", cron_schedule="15 3 * * *", execution_timezone="UTC", job=job,
-                 default_status=dg.DefaultScheduleStatus.RUNNING,
+def build_assignees_schedule(job, names: AccountNames) -> dg.ScheduleDefinition:
+    usersnap_key = names("usersnap")
+
+    @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule="15 3 * * *", execution_timezone="UTC",
+                 job=job, default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={usersnap_key},
                  description="Refresh the assignees table once a day.")
     def daily_assignees(context: dg.ScheduleEvaluationContext):
-        if credentials_from_env() is None:
-            return dg.SkipReason(DISCONNECTED)
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+        if usersnap.credentials() is None:
+            return dg.SkipReason(usersnap.disconnected_reason())
         return dg.RunRequest()
 
     return daily_assignees

@@ -10,19 +10,26 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 
-def markdown_preview(rows: Iterable[Any], columns: Sequence[str], *, width: int = 60) -> dg.MetadataValue:
-    """A few rows as a markdown table (values shortened, pipes escaped), shown in the UI."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+def preview_table(rows: Iterable[Any], columns: Sequence[str], *, width: int = 80) -> dg.MetadataValue:
+    """A few rows as a typed table the UI shows (long text shortened). Objects or dicts alike."""
+    records = []
     for row in rows:
-        cells = []
+        values = {}
         for column in columns:
-            value = getattr(row, column) if not isinstance(row, dict) else row.get(column)
-            text = "" if value is None else str(value).replace("\n", " ").replace("|", "\\|")
-            cells.append(text if len(text) <= width else text[: width - 1] + "…")
-        lines.append("| " + " | ".join(cells) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+            value = row.get(column) if isinstance(row, dict) else getattr(row, column)
+            if not isinstance(value, (bool, int, float, type(None))):
+                value = str(value)
+                value = value if len(value) <= width else value[: width - 1] + "…"
+            values[column] = value
+        records.append(values)
+    kinds = {column: next((_KINDS[type(r[column])] for r in records if r[column] is not None), "string")
+             for column in columns}
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(record) for record in records],
+        schema=dg.TableSchema(columns=[dg.TableColumn(column, kinds[column]) for column in columns]))
 
 
+_KINDS = {bool: "bool", int: "int", float: "float", str: "string"}
 _GENERIC = sqlite.dialect()  # any dialect: it only spells the column types
 
 

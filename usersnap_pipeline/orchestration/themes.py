@@ -1,5 +1,5 @@
 """Themes and trends in the Dagster UI: embeddings (incremental), discovery, incremental assignment,
-trends with a chart and a report. Discovery is deliberate (weekly, or by hand); the hourly run only
+trends, and the report with its chart. Discovery is deliberate (weekly, or by hand); the hourly run only
 embeds what is new, assigns and recounts, so theme ids stay stable between runs.
 
 The steps (sentence-transformers, scikit-learn, matplotlib) are imported inside the assets: an import
@@ -16,12 +16,13 @@ from ..themes import MIN_DATA_POINTS
 from ..themes.trends import movers
 from ..warehouse.queries import has_theme_model
 from ..warehouse import schema
-from .metadata import markdown_preview, table_metadata
+from .metadata import preview_table, table_metadata
+from .naming import AccountNames
 from .resources import ThemeEncoderResource, WarehouseResource
 
 THEMES_JOB = "usersnap_themes"
-THEME_ASSETS = ("data_point_embeddings", "themes", "data_point_themes", "theme_trends")
-ASSIGNMENT_ASSETS = ("data_point_embeddings", "data_point_themes", "theme_trends")
+THEME_ASSETS = ("data_point_embeddings", "themes", "data_point_themes", "theme_trends", "theme_report")
+ASSIGNMENT_ASSETS = ("data_point_embeddings", "data_point_themes", "theme_trends", "theme_report")
 TOP_THEMES = 10
 
 
@@ -33,20 +34,30 @@ class DiscoveryConfig(dg.Config):
 def _top_themes_table(themes: list) -> dg.MetadataValue:
     rows = [{"theme": t.label, "data points": t.data_points, "keywords": ", ".join(t.keywords[:5]),
              "theme_id": t.theme_id} for t in themes[:TOP_THEMES]]
-    return markdown_preview(rows, ("theme", "data points", "keywords", "theme_id"), width=80)
+    return preview_table(rows, ("theme", "data points", "keywords", "theme_id"))
 
 
-def build_theme_assets(report_dir: Path):
-    @dg.asset(name="data_point_embeddings", deps=["data_points"], group_name="themes",
-              metadata=table_metadata(schema.data_point_embeddings),
-              kinds={"python", "pytorch", "sql"},
+def build_theme_assets(report_dir: Path, names: AccountNames):
+    encoder_key, warehouse_key = names("theme_encoder"), names("warehouse")
+    common = {"group_name": names.themes_group, "tags": names.tags}
+
+    def warehouse_of(context) -> WarehouseResource:
+        return getattr(context.resources, warehouse_key)
+
+    def encoder_of(context):
+        resource: ThemeEncoderResource = getattr(context.resources, encoder_key)
+        return resource.encoder()
+
+    @dg.asset(key=names.asset("data_point_embeddings"), deps=[names.asset("data_points")], **common,
+              metadata=table_metadata(schema.data_point_embeddings), kinds={"python", "pytorch", "sql"},
+              required_resource_keys={encoder_key, warehouse_key},
               description="Each data point's text, greetings, sign-offs and noise removed, as a sentence embedding "
                           "(cached: only new or edited texts are embedded).")
-    def data_point_embeddings(theme_encoder: ThemeEncoderResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def data_point_embeddings(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse.open() as store:
-            report = steps.embed(store, theme_encoder.encoder())
+        with warehouse_of(context).open() as store:
+            report = steps.embed(store, encoder_of(context))
         return dg.MaterializeResult(metadata={
             "dagster/row_count": report.data_points,
             "encoder": report.encoder,
@@ -55,16 +66,17 @@ def build_theme_assets(report_dir: Path):
             "removed_now": report.removed,
         })
 
-    @dg.asset(name="themes", deps=["data_point_embeddings"], group_name="themes", metadata=table_metadata(schema.themes),
-              kinds={"python", "scikitlearn", "sql"},
+    @dg.asset(key=names.asset("themes"), deps=[data_point_embeddings], **common,
+              metadata=table_metadata(schema.themes), kinds={"python", "scikitlearn", "sql"},
+              required_resource_keys={encoder_key, warehouse_key},
               description="Discover the themes of all data points (demo items excluded): label, keyphrases, "
-                          "summary with quotes linking to Usersnap, size, first and last seen.")
-    def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig, theme_encoder: ThemeEncoderResource,
-               warehouse: WarehouseResource) -> dg.MaterializeResult:
+                          "summary with quotes linking to Usersnap, size, first and last seen "
+                          "(tables themes and theme_model).")
+    def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse.open() as store:
-            found = steps.discover(store, theme_encoder.encoder(), now=datetime.now(timezone.utc), seed=config.seed,
+        with warehouse_of(context).open() as store:
+            found = steps.discover(store, encoder_of(context), now=datetime.now(timezone.utc), seed=config.seed,
                                    min_data_points=config.min_data_points)
             current = steps.read_themes(store)
         if found.model is None:
@@ -84,15 +96,15 @@ def build_theme_assets(report_dir: Path):
             "top_themes": _top_themes_table(current),
         })
 
-    @dg.asset(name="data_point_themes", deps=["themes", "data_point_embeddings"], group_name="themes",
-              metadata=table_metadata(schema.data_point_themes),
-              kinds={"python", "sql"},
+    @dg.asset(key=names.asset("data_point_themes"), deps=[themes, data_point_embeddings], **common,
+              metadata=table_metadata(schema.data_point_themes), kinds={"python", "sql"},
+              required_resource_keys={warehouse_key},
               description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
-                          "are (re)assigned.")
-    def data_point_themes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+                          "are (re)assigned (tables data_point_themes and theme_assignment_state).")
+    def data_point_themes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse.open() as store:
+        with warehouse_of(context).open() as store:
             report = steps.assign(store, now=datetime.now(timezone.utc))
         if report.model_version is None:
             status = "No themes yet: materialize `themes` (it needs enough feedback)."
@@ -110,44 +122,57 @@ def build_theme_assets(report_dir: Path):
             "data_points_per_theme": dg.MetadataValue.json(report.per_theme),
         })
 
-    @dg.asset(name="theme_trends", deps=["data_point_themes"], group_name="themes", kinds={"python", "sql"},
-              metadata=table_metadata(schema.theme_trends),
+    @dg.asset(key=names.asset("theme_trends"), deps=[data_point_themes], **common, kinds={"python", "sql"},
+              metadata=table_metadata(schema.theme_trends), required_resource_keys={warehouse_key},
               description="Data points per theme per day and week, share of feedback, change vs the previous "
-                          "period, rising and falling themes; renders the trends chart and the HTML report.")
-    def theme_trends(warehouse: WarehouseResource) -> dg.MaterializeResult:
+                          "period, rising and falling themes.")
+    def theme_trends(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        now = datetime.now(timezone.utc)
-        with warehouse.open() as store:
-            rows = steps.build_trends(store, as_of=now.date())
-            report = steps.write_report(store, report_dir, now=now)
-        labels = {t.theme_id: t.label for t in report.themes}
+        with warehouse_of(context).open() as store:
+            rows = steps.build_trends(store, as_of=datetime.now(timezone.utc).date())
+            labels = {theme.theme_id: theme.label for theme in steps.read_themes(store)}
         moving = {kind: [labels.get(t, t) for t in ids] for kind, ids in movers(rows).items()}
-        chart = base64.b64encode(report.chart_png).decode()
         return dg.MaterializeResult(metadata={
             "dagster/row_count": len(rows),
             "rising_last_week": dg.MetadataValue.json(moving["rising"]),
             "falling_last_week": dg.MetadataValue.json(moving["falling"]),
+        })
+
+    @dg.asset(key=names.asset("theme_report"), deps=[theme_trends], **common, kinds={"python", "html"},
+              required_resource_keys={warehouse_key},
+              description="The themes report, themes.html with the trends chart theme_trends.png, written to the "
+                          "report folder (report_dir, USERSNAP_REPORT_DIR).")
+    def theme_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from ..steps import themes as steps
+
+        with warehouse_of(context).open() as store:
+            report = steps.write_report(store, report_dir, now=datetime.now(timezone.utc))
+        chart = base64.b64encode(report.chart_png).decode()
+        return dg.MaterializeResult(metadata={
             "trends_chart": dg.MetadataValue.md(f"![Weekly share of feedback per theme](data:image/png;base64,{chart})"),
             "top_themes": _top_themes_table(report.themes),
             "report": dg.MetadataValue.path(str(report.html_path.resolve())),
         })
 
-    return [data_point_embeddings, themes, data_point_themes, theme_trends]
+    return [data_point_embeddings, themes, data_point_themes, theme_trends, theme_report]
 
 
-def build_theme_schedules(job) -> list[dg.ScheduleDefinition]:
-    @dg.schedule(name="usersnap_hourly_themes", cron_schedule="20 * * * *", execution_timezone="UTC", job=job,
-                 default_status=dg.DefaultScheduleStatus.RUNNING,
+def build_theme_schedules(job, names: AccountNames) -> list[dg.ScheduleDefinition]:
+    warehouse_key = names("warehouse")
+
+    @dg.schedule(name=names("usersnap_hourly_themes"), cron_schedule="20 * * * *", execution_timezone="UTC", job=job,
+                 default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={warehouse_key},
                  description="Assign new and edited data points to the existing themes and recount the trends; "
                              "discovers themes first if there are none yet.")
-    def hourly_themes(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    def hourly_themes(context: dg.ScheduleEvaluationContext):
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         with warehouse.open() as store:
             has_model = has_theme_model(store)
         selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
-        return dg.RunRequest(asset_selection=[dg.AssetKey(name) for name in selection])
+        return dg.RunRequest(asset_selection=[names.asset(name) for name in selection])
 
-    @dg.schedule(name="usersnap_weekly_theme_discovery", cron_schedule="0 5 * * 1", execution_timezone="UTC",
+    @dg.schedule(name=names("usersnap_weekly_theme_discovery"), cron_schedule="0 5 * * 1", execution_timezone="UTC",
                  job=job, default_status=dg.DefaultScheduleStatus.RUNNING,
                  description="Re-discover the themes once a week (matching themes keep their ids), then reassign.")
     def weekly_discovery(context: dg.ScheduleEvaluationContext):

@@ -12,7 +12,8 @@ from ..steps.projects import resolve_projects, select_projects
 from ..steps.report import ImportReport
 from ..warehouse.schema import NORMALIZED_TABLES, PARTITIONED_TABLES
 from ..warehouse import schema
-from .metadata import markdown_preview, table_metadata
+from .metadata import preview_table, table_metadata
+from .naming import AccountNames
 from .partitions import window_days
 from .resources import UsersnapResource, WarehouseResource
 
@@ -30,41 +31,47 @@ class ImportConfig(dg.Config):
                     "a project added later without touching the others. Empty: every configured project.")
 
 
-RAW_FEEDBACK = dg.AssetSpec(
-    "raw_feedback", group_name="usersnap", kinds={"python", "sql"}, metadata=table_metadata(schema.raw_feedback),
-    description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
-                "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
-                "ascending.")
-DATA_POINTS = dg.AssetSpec(
-    "data_points", deps=[RAW_FEEDBACK], group_name="usersnap", kinds={"python", "sql"},
-    metadata=table_metadata(schema.data_points),
-    freshness_policy=DATA_POINTS_FRESHNESS,
-    description="One data point per submission, and its metadata tables: "
-                + "; ".join(f"{table.name}: {table.comment}" for table in NORMALIZED_TABLES))
+RAW_FEEDBACK, DATA_POINTS = "raw_feedback", "data_points"
 
 
-def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str]):
+def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str],
+                        names: AccountNames):
+    raw_feedback = dg.AssetSpec(
+        names.asset(RAW_FEEDBACK), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
+        metadata=table_metadata(schema.raw_feedback),
+        description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
+                    "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
+                    "ascending.")
+    data_points = dg.AssetSpec(
+        names.asset(DATA_POINTS), deps=[raw_feedback], group_name=names.import_group, kinds={"python", "sql"},
+        tags=names.tags, metadata=table_metadata(schema.data_points), freshness_policy=DATA_POINTS_FRESHNESS,
+        description="One data point per submission, and its metadata tables: "
+                    + "; ".join(f"{table.name}: {table.comment.rstrip('.')}" for table in NORMALIZED_TABLES) + ".")
+    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+
     # One op for both assets: selected together, each (project, day) is fetched, normalized and
     # written in one transaction, nothing read back. Dagster records a materialization per asset
     # and day, so the data point tables are one asset, not six.
     @dg.multi_asset(
-        name=IMPORT_OP,
-        specs=[RAW_FEEDBACK, DATA_POINTS],
+        name=names(IMPORT_OP),
+        specs=[raw_feedback, data_points],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
+        required_resource_keys={usersnap_key, warehouse_key},
         description="Fetch feedback per (project, day), normalize it and replace each partition atomically. "
                     "raw_feedback alone: fetch only. data_points alone: normalize the stored raw layer again, "
                     "without calling the API.",
     )
-    def import_feedback(context: dg.AssetExecutionContext, config: ImportConfig, usersnap: UsersnapResource,
-                        warehouse: WarehouseResource):
+    def import_feedback(context: dg.AssetExecutionContext, config: ImportConfig):
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         # A range run reports once for the whole window (Dagster copies it to each day's event):
         # the counts are for the window, with a per-day breakdown.
         start, end = window_days(context)
         window = f"{start} .. {end} (exclusive)"
-        fetch = RAW_FEEDBACK.key in context.selected_asset_keys
-        normalize = DATA_POINTS.key in context.selected_asset_keys
+        fetch = raw_feedback.key in context.selected_asset_keys
+        normalize = data_points.key in context.selected_asset_keys
         with warehouse.open(writers=usersnap.concurrency) as store:
             if fetch:
                 with usersnap.client() as client:
@@ -80,7 +87,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         if analyzed:
             context.log.info(f"statistics refreshed for {', '.join(analyzed)}")
         if fetch:
-            yield dg.MaterializeResult(asset_key=RAW_FEEDBACK.key, metadata={
+            yield dg.MaterializeResult(asset_key=raw_feedback.key, metadata={
                 "dagster/row_count": report.items,
                 "window": window,
                 "days": report.days,
@@ -94,7 +101,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         if normalize:
             if report.rejected:
                 context.log.warning(f"{report.rejected} item(s) could not be normalized; see rejected_feedback")
-            yield dg.MaterializeResult(asset_key=DATA_POINTS.key, metadata=data_points_metadata(report, window))
+            yield dg.MaterializeResult(asset_key=data_points.key, metadata=data_points_metadata(report, window))
 
     return import_feedback
 
@@ -107,5 +114,5 @@ def data_points_metadata(report: ImportReport, window: str) -> dict:
         "data_points_per_project": dg.MetadataValue.json(dict(report.data_points_per_project)),
         "items_skipped": report.rejected,
         "items_skipped_reasons": dg.MetadataValue.json(dict(report.rejected_reasons)),
-        "preview": markdown_preview(report.sample, PREVIEW_COLUMNS),
+        "preview": preview_table(report.sample, PREVIEW_COLUMNS),
     }

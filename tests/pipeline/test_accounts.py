@@ -1,0 +1,144 @@
+"""Several Usersnap accounts in one code location: two UsersnapFeedbackComponent instances in a defs
+folder, as a user adds them to an existing Dagster project, each against its own emulator with its own
+credentials, both writing to one warehouse."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import dagster as dg
+import pytest
+
+from tests.conftest import ANCHOR
+from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS
+from usersnap_pipeline.emulator import Emulator, generate
+from usersnap_pipeline.orchestration.partitions import range_tags
+from usersnap_pipeline.warehouse import Warehouse, schema
+
+ACCOUNTS = {"eu": ("eu-jwt-id", "eu-jwt-secret-0123456789abcdef0123"), "us": ("us-jwt-id", "us-jwt-secret-0123456789")}
+
+
+@pytest.fixture
+def two_accounts(monkeypatch):
+    """Two emulators, each an account with its own data and credentials, set under per-account variables."""
+    with Emulator(generate(seed=21, items=240, projects=2, days=HISTORY_DAYS, end=ANCHOR),
+                  jwt_id=ACCOUNTS["eu"][0], jwt_secret=ACCOUNTS["eu"][1], seed=21) as eu, \
+         Emulator(generate(seed=22, items=180, projects=1, days=HISTORY_DAYS, end=ANCHOR),
+                  jwt_id=ACCOUNTS["us"][0], jwt_secret=ACCOUNTS["us"][1], seed=22) as us:
+        for prefix, (jwt_id, jwt_secret) in ACCOUNTS.items():
+            monkeypatch.setenv(f"{prefix.upper()}_USERSNAP_JWT_ID", jwt_id)
+            monkeypatch.setenv(f"{prefix.upper()}_USERSNAP_JWT_SECRET", jwt_secret)
+        yield {"eu": eu, "us": us}
+
+
+def _project_with_two_instances(root, emulators, warehouse_url, monkeypatch) -> dg.Definitions:
+    """An existing Dagster project (its own package and defs folder) with one instance per account."""
+    root.mkdir()
+    (root / "pyproject.toml").write_text(textwrap.dedent("""
+        [tool.dg]
+        directory_type = "project"
+        [tool.dg.project]
+        root_module = "feedback_project"
+        defs_module = "feedback_project.defs"
+    """))
+    for prefix, emulator in emulators.items():
+        folder = root / "feedback_project" / "defs" / f"usersnap_{prefix}"
+        folder.mkdir(parents=True)
+        (folder / "defs.yaml").write_text(textwrap.dedent(f"""
+            type: usersnap_pipeline.components.UsersnapFeedbackComponent
+            attributes:
+              import_history_start: "{FIRST_DAY.isoformat()}"
+              api_url: {emulator.base_url}
+              jwt_id_env: {prefix.upper()}_USERSNAP_JWT_ID
+              jwt_secret_env: {prefix.upper()}_USERSNAP_JWT_SECRET
+              warehouse_url_env: SHARED_WAREHOUSE_URL
+              fetch_concurrency: 2
+              themes: false
+              translation:
+                key_prefix: {prefix}
+                group: usersnap_{prefix}
+                tags: {{account: {prefix}}}
+            requirements:
+              env: [{prefix.upper()}_USERSNAP_JWT_ID, {prefix.upper()}_USERSNAP_JWT_SECRET, SHARED_WAREHOUSE_URL]
+        """))
+    for package in (root / "feedback_project", root / "feedback_project" / "defs"):
+        (package / "__init__.py").write_text("")
+    monkeypatch.setenv("SHARED_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.syspath_prepend(str(root))
+    for name in [m for m in sys.modules if m.startswith("feedback_project")]:
+        del sys.modules[name]
+    return dg.load_from_defs_folder(path_within_project=root)
+
+
+def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, warehouse_url, tmp_path, monkeypatch):
+    defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
+
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {f"{p}/{name}" for p in ACCOUNTS for name in ("raw_feedback", "data_points", "assignees")}
+    for prefix in ACCOUNTS:
+        assert defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
+        assert defs.resolve_schedule_def(f"{prefix}_usersnap_hourly_recent_import")
+        key = dg.AssetKey([prefix, "data_points"])
+        spec = defs.resolve_assets_def(key).specs_by_key[key]
+        assert spec.group_name == f"usersnap_{prefix}" and spec.tags["account"] == prefix
+        checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys
+                  if key.asset_key == dg.AssetKey([prefix, "data_points"])}
+        assert "matches_usersnap" in checks
+        # secrets stay names: the values are read at run time
+        assert defs.resources[f"{prefix}_usersnap"].jwt_secret_env == f"{prefix.upper()}_USERSNAP_JWT_SECRET"
+
+    with dg.instance_for_test() as instance:
+        for prefix in ACCOUNTS:
+            result = defs.resolve_job_def(f"{prefix}_usersnap_import").execute_in_process(
+                instance=instance, tags=range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat()))
+            assert result.success
+            checks = result.get_asset_check_evaluations()
+            assert checks and all(check.passed for check in checks), [(c.check_name, c.passed) for c in checks]
+            # Each account's sensor sees its own emulator, finds nothing new, and costs one request per project.
+            emulator = two_accounts[prefix]
+            emulator.reset_request_counts()
+            sensor = defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
+            cursor = None
+            for _ in range(2):
+                tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                                    resources=defs.resources))
+                cursor = tick.cursor
+            assert not tick.run_requests
+
+    # One warehouse, one namespace per account: each holds exactly its account's feedback.
+    for prefix, emulator in two_accounts.items():
+        warehouse = Warehouse(warehouse_url, namespace=prefix)
+        try:
+            stored = {row["feedback_id"] for row in warehouse.rows(schema.data_points)}
+        finally:
+            warehouse.dispose()
+        assert stored == {item["feedback_id"] for item in emulator.store.items()}, prefix
+    default = Warehouse(warehouse_url)
+    try:
+        default.ensure_schema()
+        assert not list(default.rows(schema.data_points)), "nothing lands outside the accounts' namespaces"
+    finally:
+        default.dispose()
+
+
+def test_an_account_without_credentials_is_disconnected_and_the_other_runs(two_accounts, warehouse_url, tmp_path,
+                                                                          monkeypatch):
+    defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
+    monkeypatch.delenv("US_USERSNAP_JWT_SECRET")
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        skipped = defs.resolve_sensor_def("us_usersnap_change_sensor").evaluate_tick(context)
+        assert not skipped.run_requests and "US_USERSNAP_JWT_SECRET" in skipped.skip_message
+        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        assert defs.resolve_sensor_def("eu_usersnap_change_sensor").evaluate_tick(context).run_requests
+    assert two_accounts["us"].requests_made() == 0
+
+
+def test_a_key_prefix_that_cannot_name_a_schema_is_refused():
+    from usersnap_pipeline.components import UsersnapFeedbackComponent, UsersnapTranslation
+
+    component = UsersnapFeedbackComponent(import_history_start=FIRST_DAY.isoformat(),
+                                          translation=UsersnapTranslation(key_prefix="EU accounts"))
+    with pytest.raises(ValueError, match="key prefix 'EU accounts' must be lowercase"):
+        component.names()
