@@ -126,6 +126,12 @@ def reset_postgres(url: str) -> None:
 
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with engine.begin() as conn:
+        # the default schema, and the schemas of the accounts other tests imported (tests/pipeline/test_accounts.py)
+        accounts = conn.execute(sa.text(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
+            "AND nspname NOT LIKE 'pg\\_%'")).scalars().all()
+        for schema in accounts:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
 

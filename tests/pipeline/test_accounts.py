@@ -142,3 +142,26 @@ def test_a_key_prefix_that_cannot_name_a_schema_is_refused():
                                           translation=UsersnapTranslation(key_prefix="EU accounts"))
     with pytest.raises(ValueError, match="key prefix 'EU accounts' must be lowercase"):
         component.names()
+
+
+@pytest.mark.postgres
+def test_each_account_refreshes_the_statistics_of_its_own_tables_only(postgres_url):
+    from datetime import datetime, timezone
+
+    from usersnap_pipeline.transform.raw import raw_row
+
+    accounts = {prefix: Warehouse(postgres_url, namespace=prefix) for prefix in ("eu", "us")}
+    try:
+        for warehouse in accounts.values():
+            warehouse.ensure_schema()
+        day, now = FIRST_DAY, datetime.now(timezone.utc)
+        rows = [raw_row({"feedback_id": f"id-{n}", "created_at": f"{day}T10:00:00Z"}, project_id="p1",
+                        partition_date=day, fetched_at=now) for n in range(300)]
+        accounts["eu"].replace_partition("p1", day, {schema.raw_feedback: rows}, version=now)
+        for warehouse in accounts.values():
+            warehouse.dispose()  # a backend reports its table counters when it ends
+        assert accounts["us"].refresh_statistics(schema.PARTITIONED_TABLES) == []
+        assert accounts["eu"].refresh_statistics(schema.PARTITIONED_TABLES) == ["raw_feedback"]
+    finally:
+        for warehouse in accounts.values():
+            warehouse.dispose()

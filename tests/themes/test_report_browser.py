@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import numpy as np
+import pytest
 from matplotlib import image
 
 from tests.conftest import ANCHOR, save_screenshot
@@ -11,6 +12,7 @@ from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.warehouse import schema
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # the report reads the same rows either way
 def test_the_report_renders_with_its_chart_themes_and_quotes(pipeline, browser):
     from selenium.webdriver.common.by import By
 

@@ -44,6 +44,12 @@ def _table(warehouse, table: sa.Table) -> list[tuple]:
     return [tuple(row) for row in warehouse.fetch(sa.select(table).order_by(*table.primary_key.columns))]
 
 
+# Theme discovery and its figures do not depend on the warehouse: these run on the SQLite file only;
+# the PostgreSQL storage of embeddings, assignments, trends and the schedule is covered by the others.
+SQLITE_ONLY = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
 def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_emulator):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
@@ -83,6 +89,7 @@ def test_themes_match_the_topics_that_produced_the_feedback(pipeline, pipeline_e
     assert {record.data["theme_id"] for record in metadata["top_themes"].records} <= {t["theme_id"] for t in themes}
 
 
+@SQLITE_ONLY
 def test_theme_ids_and_assignments_are_stable_between_runs(pipeline):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
@@ -95,6 +102,7 @@ def test_theme_ids_and_assignments_are_stable_between_runs(pipeline):
     assert _best_themes(pipeline.warehouse) == first
 
 
+@SQLITE_ONLY
 def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline):
     import random
 
@@ -155,6 +163,7 @@ def test_new_data_points_are_assigned_incrementally_to_the_existing_themes(pipel
     assert len(themed_new) >= 0.6 * len(new_feedback)  # noise and forms without text stay "Other / unclear"
 
 
+@SQLITE_ONLY
 def test_too_little_feedback_gives_no_themes_and_says_so(pipeline):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
@@ -208,6 +217,7 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
     assert _metadata(result, "theme_trends")["dagster/row_count"] == len(trends)
 
 
+@SQLITE_ONLY
 def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsys):
     from usersnap_pipeline.cli import main
 
@@ -228,7 +238,8 @@ def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipelin
     resources = pipeline.defs.resources
 
     def requested() -> set[str]:
-        with dg.build_schedule_context(resources=resources) as context:
+        with dg.instance_for_test() as instance, \
+                dg.build_schedule_context(instance=instance, resources=resources) as context:
             [request] = schedule.evaluate_tick(context).run_requests
         return {key.to_user_string() for key in request.asset_selection}
 

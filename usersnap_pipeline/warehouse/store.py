@@ -20,6 +20,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -40,6 +41,11 @@ _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while th
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 # partition_state's counts of a partition's rows, by the table counted
 _COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
+
+# A connection lost mid-transaction surfaces as OperationalError, or as InterfaceError when the rollback
+# meets the dead connection; COPY runs on the driver's own cursor, whose errors SQLAlchemy does not wrap.
+_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg2.OperationalError,
+                      psycopg2.InterfaceError)
 
 Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, and the feedback ids they are of
 
@@ -309,13 +315,14 @@ class Warehouse:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return action()
-            except sa.exc.OperationalError as exc:
+            except _CONNECTION_ERRORS as exc:
                 if attempt == _ATTEMPTS or not _is_transient(exc):
                     raise
                 delay = 0.5 * 2 ** (attempt - 1)
+                cause = getattr(exc, "orig", None) or exc
                 log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
-                            str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__,
-                            attempt, _ATTEMPTS - 1, delay)
+                            (str(cause).strip().splitlines() or [type(exc).__name__])[0], attempt, _ATTEMPTS - 1,
+                            delay)
                 self.engine.dispose()  # drop pooled connections to the old server
                 time.sleep(delay)
         raise AssertionError("unreachable")
@@ -355,7 +362,7 @@ class Warehouse:
             return []
         names = [table.name for table in tables]
         stale = [row[0] for row in self.fetch(sa.text(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:names) "
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:names) AND schemaname = current_schema() "
             "AND n_mod_since_analyze > 50 + 0.1 * n_live_tup ORDER BY relname"), {"names": names})]
         if stale:
             with self.engine.begin() as conn:
@@ -410,9 +417,11 @@ class Warehouse:
         return rows
 
 
-def _is_transient(exc: sa.exc.OperationalError) -> bool:
+def _is_transient(exc: Exception) -> bool:
     """A lost or refused connection, or a busy SQLite file: worth another try. A missing table is not."""
-    return exc.connection_invalidated or any(marker in str(exc.orig).lower() for marker in _TRANSIENT)
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    return any(marker in str(getattr(exc, "orig", None) or exc).lower() for marker in _TRANSIENT)
 
 
 def _state_key(project_id: str, day: date) -> tuple:
