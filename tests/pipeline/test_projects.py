@@ -139,4 +139,5 @@ def test_wrong_credentials_fail_the_run_saying_what_to_fix(pipeline, monkeypatch
     assert not result.success
     message = _failure_message(result)
     assert "check the JWT ID and secret" in message and "not-the-secret" not in message
-    assert pipeline_emulator.requests_made() == 0  # refused at the door: no project was read
+    # One request reached the API and was refused; a 401 is never retried, and no project was read.
+    assert pipeline_emulator.requests_made() == 1 and pipeline_emulator.requests_made("projects") == 0

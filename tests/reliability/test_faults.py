@@ -78,8 +78,19 @@ def test_live_edits_and_submissions_during_the_import_are_all_caught(pipeline, p
     assert _raw(pipeline) == truth  # submissions during the run are "today", inside the window
 
 
+# What a PostgreSQL restart does to clients (every connection of the database cut), and a connection
+# cut exactly while it streams a COPY: either way the run itself must finish, by retrying the write.
+EVERY_CONNECTION = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db "
+                    "AND pid <> pg_backend_pid()")
+ONE_COPY = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
+            "AND state = 'active' AND query LIKE 'COPY%' LIMIT 1")
+
+
 @pytest.mark.postgres
-def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emulator, postgres_url, credentials):
+@pytest.mark.parametrize("terminate, times, pause", [(EVERY_CONNECTION, 3, 0.4), (ONE_COPY, 1, 0.002)],
+                         ids=["every_connection_three_times", "one_connection_during_copy"])
+def test_postgres_cutting_connections_mid_run_is_retried_and_loses_nothing(pipeline_emulator, postgres_url,
+                                                                           credentials, terminate, times, pause):
     from tests.conftest import reset_postgres
     from tests.pipeline.conftest import Pipeline
 
@@ -91,15 +102,12 @@ def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emula
     killed, run_over = [], threading.Event()
 
     def terminate_connections():
-        # What a PostgreSQL restart does to clients: every connection to the database is cut.
-        while not run_over.is_set() and len(killed) < 3:
-            with admin.connect() as conn:
-                victims = conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                               "WHERE datname = :db AND pid <> pg_backend_pid()"),
-                                       {"db": database}).fetchall()
-            if victims:
-                killed.append(len(victims))
-            run_over.wait(0.4)
+        with admin.connect() as conn:
+            while not run_over.is_set() and len(killed) < times:
+                victims = conn.execute(sa.text(terminate), {"db": database}).fetchall()
+                if victims:
+                    killed.append(len(victims))
+                run_over.wait(pause)
 
     killer = threading.Thread(target=terminate_connections)
     try:
@@ -108,9 +116,8 @@ def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emula
             result = pipeline.materialize(TAGS, None, instance=instance, raise_on_error=False)
             run_over.set()
             killer.join()
-            assert killed, "the connections should have been cut during the run"
-            if not result.success:  # failing clearly is allowed; a re-run must then complete
-                assert pipeline.materialize(TAGS, None, instance=instance).success
+            assert len(killed) == times, "the connections should have been cut during the run"
+            assert result.success, "the write is retried within the run, not left to a re-run"
         pipeline_emulator.faults.configure(latency=0)
         _assert_equal_to_truth(pipeline, pipeline_emulator)
         state = {(r["project_id"], r["partition_date"]): r["raw_rows"] for r in pipeline.warehouse.rows(schema.partition_state)}
@@ -122,3 +129,52 @@ def test_postgres_dropping_every_connection_mid_run_loses_nothing(pipeline_emula
     finally:
         admin.dispose()
         pipeline.warehouse.dispose()
+
+
+def test_an_item_served_on_two_pages_of_a_window_is_kept_once(pipeline, pipeline_emulator):
+    """An upstream treating the page cursor as inclusive serves an item twice; the day is still written,
+    the item once, and the run says how many came twice."""
+    pipeline_emulator.faults.configure(repeat_cursor_item=True)
+    with dg.instance_for_test() as instance:
+        result = pipeline.materialize(TAGS, None, instance=instance)
+    assert result.success
+    repeated = pipeline_emulator.faults.injected["repeated"]
+    assert repeated > 0  # every page after the first of a day
+    assert materializations(result, "raw_feedback")[0].metadata["items_served_twice"].value == repeated
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    pipeline_emulator.faults.configure(repeat_cursor_item=False)
+    _assert_equal_to_truth(pipeline, pipeline_emulator)
+
+
+def test_stopping_a_run_that_waits_out_a_retry_after_ends_it_promptly(pipeline_emulator, tmp_path):
+    """Stopping a run interrupts its main thread (Dagster turns the UI's SIGTERM into that): the import's
+    windows sleeping through a 100 s Retry-After must stop too, not hold the run for minutes."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.pipeline.test_cli_backfill import _backfill_command, _environment
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = _environment(pipeline_emulator.base_url, f"sqlite:///{tmp_path / 'warehouse.sqlite'}", home)
+    pipeline_emulator.faults.configure(status_429_every=5, retry_after=100)
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(_backfill_command(FIRST_DAY, ANCHOR.date()), cwd=tmp_path, env=env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while pipeline_emulator.faults.injected["429"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pipeline_emulator.faults.injected["429"], f"the run should have met a 429: {log.read_text()[-3000:]}"
+        time.sleep(1)  # every window is now waiting out the shared pause
+        stopped = time.monotonic()
+        os.killpg(run.pid, signal.SIGINT)
+        run.wait(timeout=60)
+        assert time.monotonic() - stopped < 20, log.read_text()[-3000:]
+        assert run.returncode != 0
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)

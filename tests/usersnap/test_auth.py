@@ -20,8 +20,8 @@ def test_minted_token_is_hs256_with_kid_and_short_expiry():
     token = TokenMinter("my-id", "s3cret").token()
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT", "kid": "my-id"}
     claims = jwt.decode(token, "s3cret", algorithms=["HS256"])
-    assert 0 < claims["exp"] - claims["iat"] <= 600
-    assert abs(claims["iat"] - time.time()) < 5
+    assert 0 < claims["exp"] - claims["iat"] <= 660
+    assert abs(claims["exp"] - 600 - time.time()) < 5
 
 
 def test_token_is_reused_then_reminted_before_expiry():
@@ -33,7 +33,8 @@ def test_token_is_reused_then_reminted_before_expiry():
     now[0] += 41  # 59 s before expiry: inside the refresh margin
     second = minter.token()
     assert second != first
-    assert jwt.decode(second, "secret", algorithms=["HS256"], options={"verify_exp": False})["iat"] == 1_000_541
+    # dated a minute back, so an API clock behind ours does not see it as issued in the future
+    assert jwt.decode(second, "secret", algorithms=["HS256"], options={"verify_exp": False})["iat"] == 1_000_481
 
 
 def test_empty_credentials_are_refused_with_the_variable_to_set():
@@ -111,3 +112,32 @@ def test_plain_http_is_refused_except_on_loopback(url):
                                  "https://platform.usersnap.com/v0.1/"])
 def test_https_and_loopback_urls_are_accepted(url):
     assert UsersnapClient(url, "id", "secret").api_url == url.rstrip("/")
+
+
+def test_the_emulator_counts_every_request_that_reaches_it_even_refused_ones(emulator):
+    """A test asserting that no call was made must see refused and faulted calls too."""
+    import requests
+
+    emulator.reset_request_counts()
+    assert requests.get(f"{emulator.base_url}/projects", timeout=10).status_code == 401
+    assert requests.get(f"{emulator.base_url}/no-such-route", timeout=10).status_code in (401, 404)
+    assert emulator.requests_made() == 2 and emulator.requests_made("projects") == 0
+
+
+@pytest.mark.parametrize("offset", [-30, -55, 900, -900])
+def test_an_api_clock_ahead_or_behind_ours_is_followed(emulator, offset):
+    """30 s behind (a token issued in its future) or 15 min either way (expired, or not valid yet):
+    the client reads the API's clock from its Date header, mints on it, and the calls go through."""
+    emulator.clock_offset = offset
+    with UsersnapClient(emulator.base_url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as usersnap:
+        assert usersnap.list_projects()
+        assert usersnap.list_projects()
+        retries = usersnap.stats.snapshot()["retries"]
+    assert retries == (1 if abs(offset) > 60 else 0)  # at most one refused call, then the API's clock
+
+
+def test_a_token_refused_for_another_reason_says_the_clock_is_not_the_cause(emulator):
+    emulator.clock_offset = 900
+    with UsersnapClient(emulator.base_url, DEFAULT_JWT_ID, "not-the-secret") as usersnap:
+        with pytest.raises(UsersnapAuthError, match=r"check the JWT ID and secret.*\+9\d\d s from this machine"):
+            usersnap.list_projects()

@@ -97,3 +97,34 @@ def test_a_cursor_that_does_not_advance_stops_instead_of_looping(fake_api):
         next(pages)  # the second page repeats the first one's cursor
         with pytest.raises(UsersnapProtocolError, match="cursor did not advance"):
             next(pages)
+
+
+@pytest.mark.parametrize("retry_after", [3600, 1e12, "inf"])
+def test_a_retry_after_beyond_the_cap_fails_at_once_saying_so(emulator, project_id, retry_after):
+    emulator.faults.configure(status_429_every=1, retry_after=float(retry_after))
+    started = time.monotonic()
+    with make_client(emulator) as usersnap, pytest.raises(UsersnapUnavailableError, match="Retry-After") as caught:
+        usersnap.count_feedback(project_id)
+    assert time.monotonic() - started < 5 and "longer than the 120 s this client waits" in str(caught.value)
+    assert emulator.faults.requests == 1
+
+
+def test_closing_the_client_wakes_a_call_waiting_out_a_retry_after(emulator, project_id):
+    """What stopping a run does to a window sleeping through a 429: it ends now, not in 100 s."""
+    emulator.faults.configure(status_429_every=1, retry_after=100)
+    outcome = []
+    with make_client(emulator) as usersnap:
+        def call():
+            try:
+                usersnap.count_feedback(project_id)
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+                outcome.append(exc)
+
+        worker = threading.Thread(target=call)
+        worker.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        usersnap.close()
+        worker.join(timeout=10)
+    assert not worker.is_alive() and time.monotonic() - started < 2
+    assert [type(e).__name__ for e in outcome] == ["UsersnapCancelledError"]

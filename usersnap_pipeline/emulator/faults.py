@@ -17,6 +17,8 @@ class Faults:
     - ``latency``: seconds added to every request (the real API is far away).
     - ``live_edit_rate`` / ``live_submit_rate``: chance per request that a Usersnap user edits a random
       item or submits a new one just before the answer is computed (edits during a crawl).
+    - ``repeat_cursor_item``: a page asked for ``after`` an item starts with that item again, so it is
+      served on two pages of one crawl (an upstream treating the cursor as inclusive).
     """
 
     status_429_every: int = 0
@@ -26,6 +28,7 @@ class Faults:
     latency: float = 0.0
     live_edit_rate: float = 0.0
     live_submit_rate: float = 0.0
+    repeat_cursor_item: bool = False
     seed: int = 0
 
 
@@ -43,7 +46,7 @@ class FaultInjector:
     def __init__(self, faults: Faults | None = None):
         self._lock = threading.Lock()
         self.requests = 0
-        self.injected: dict[str, int] = {"429": 0, "5xx": 0, "truncated": 0}
+        self.injected: dict[str, int] = {"429": 0, "5xx": 0, "truncated": 0, "repeated": 0}
         self.configure(faults or Faults())
 
     def configure(self, faults: Faults | None = None, **changes) -> Faults:
@@ -54,6 +57,13 @@ class FaultInjector:
             self.faults = Faults(**values)
             self._rng = random.Random(self.faults.seed)
             return self.faults
+
+    def repeat_cursor_item(self) -> bool:
+        """Whether this page repeats its cursor's item (counted when it does)."""
+        with self._lock:
+            if self.faults.repeat_cursor_item:
+                self.injected["repeated"] += 1
+            return self.faults.repeat_cursor_item
 
     def decide(self) -> Decision:
         with self._lock:

@@ -63,7 +63,9 @@ class Emulator:
         self.jwt_id = jwt_id
         self._jwt_secret = jwt_secret
         self.rest_api_enabled = rest_api_enabled
-        self.request_counts: Counter[str] = Counter()
+        self.clock_offset = 0.0  # seconds the API's clock is ahead of the machine's (negative: behind)
+        self.request_counts: Counter[str] = Counter()  # authorised requests, per route
+        self.requests_received = 0  # every request that reached the server: rejected, faulted or served
         self.request_paths: list[str] = []
         self.tokens_seen: set[str] = set()  # every bearer token presented, for leak tests
         self._counts_lock = threading.Lock()
@@ -97,14 +99,25 @@ class Emulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def now(self) -> float:
+        """The API's clock."""
+        return time.time() + self.clock_offset
+
     def requests_made(self, route: str | None = None) -> int:
+        """Authorised requests to ``route``; without one, every request that reached the server, whatever
+        became of it (refused credentials, an injected fault, an unknown path): "no call was made" means none."""
         with self._counts_lock:
-            return self.request_counts[route] if route else sum(self.request_counts.values())
+            return self.request_counts[route] if route else self.requests_received
 
     def reset_request_counts(self) -> None:
         with self._counts_lock:
             self.request_counts.clear()
+            self.requests_received = 0
             self.request_paths.clear()
+
+    def count_received(self) -> None:
+        with self._counts_lock:
+            self.requests_received += 1
 
     def describe(self) -> str:
         lines = [f"Usersnap emulator at {self.base_url}", f"  accepts JWT ID {self.jwt_id!r} (HS256)"]
@@ -130,9 +143,15 @@ class Emulator:
             head = jwt.get_unverified_header(token)
             if head.get("alg") != "HS256" or head.get("kid") != self.jwt_id:
                 raise _unauthorized()
-            jwt.decode(token, self._jwt_secret, algorithms=["HS256"], options={"require": ["exp"]})
+            claims = jwt.decode(token, self._jwt_secret, algorithms=["HS256"],
+                                options={"require": ["exp"], "verify_exp": False, "verify_iat": False})
         except jwt.PyJWTError:
             raise _unauthorized() from None
+        # Expiry and issue time by the API's own clock: a token issued in its future is refused too.
+        now = self.now()
+        if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= now or \
+                (isinstance(claims.get("iat"), (int, float)) and claims["iat"] > now):
+            raise _unauthorized()
         if not self.rest_api_enabled:
             raise ApiError(403, "The REST API is not available on your plan", "FORBIDDEN")
 
@@ -205,6 +224,8 @@ class Emulator:
         except QueryError as exc:
             raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
         last = result.keys[-1] if result.keys else after
+        if after and self.faults.repeat_cursor_item():
+            result.items.insert(0, self.store.item(after))
         # As in the spec's own example: `next` is there even when has_more is false, and `count`
         # is the number of items on this page, not a total.
         return {"has_more": result.has_more, "count": len(result.items), "feedbacks": result.items,
@@ -245,6 +266,10 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells the API's clock, which may be set wrong (Emulator.clock_offset).
+        return super().date_time_string(self.server.emulator.now() if timestamp is None else timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -261,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == STATS_PATH:  # outside the API: for benchmarks run against a separate process
             self._send(200, {"requests": emulator.requests_made(), "faults": dict(emulator.faults.injected)})
             return
+        emulator.count_received()
         decision = emulator.faults.decide()
         if decision.latency:
             time.sleep(decision.latency)

@@ -97,7 +97,11 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                 "api_requests": api["requests"],
                 "api_pages": api["pages"],
                 "api_retries": api["retries"],
+                "items_served_twice": sum(report.duplicates.values()),
             })
+            if report.duplicates:
+                context.log.warning(f"the API served {sum(report.duplicates.values())} item(s) twice in one window "
+                                    f"(per project: {dict(report.duplicates)}); each was kept once")
         if normalize:
             if report.rejected:
                 context.log.warning(f"{report.rejected} item(s) could not be normalized; see rejected_feedback")

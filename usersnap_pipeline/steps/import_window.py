@@ -55,8 +55,10 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
 
         def pages() -> Iterator[Chunk]:
             attempts.append(ImportReport())
+            seen: set[str] = set()
             for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
-                yield _page_rows(page, project_id, day, fetched_at, normalize=normalize, report=attempts[-1])
+                yield _page_rows(page, project_id, day, fetched_at, normalize=normalize, report=attempts[-1],
+                                 seen=seen)
 
         if warehouse.stream_partition(project_id, day, tables, lambda: _in_groups(pages(), items_per_write),
                                       version=fetched_at):
@@ -64,27 +66,45 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         else:
             log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)
 
-    with _bulk_allocation(), ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="import") as pool:
-        futures = [pool.submit(import_unit, unit) for unit in units]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        failed = next((f for f in done if f.exception() is not None), None)
-        if failed is not None:
-            raise failed.exception()
+    with _bulk_allocation():
+        pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="import")
+        try:
+            futures = [pool.submit(import_unit, unit) for unit in units]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                raise failed.exception()
+        except BaseException:
+            # A unit failed, or the run is being stopped (Dagster turns SIGTERM into an exception here):
+            # windows waiting to retry wake up and stop instead of sleeping out a Retry-After.
+            client.close()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return report
 
 
 def _page_rows(page: Page, project_id: str, day: date, fetched_at: datetime, *, normalize: bool,
-               report: ImportReport) -> Chunk:
-    """A page's raw rows and, with ``normalize``, its data point rows, counted into ``report``."""
+               report: ImportReport, seen: set[str]) -> Chunk:
+    """A page's raw rows and, with ``normalize``, its data point rows, counted into ``report``.
+
+    An item the window already served (``seen``: an API glitch repeating it on a later page) is
+    kept once, as first served, and counted: a second copy would break the partition's write.
+    """
     texts = page.item_texts or [None] * len(page.items)
-    raw_rows = [raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-                for item, text in zip(page.items, texts, strict=True)]
+    raw_rows, items = [], []
+    for item, text in zip(page.items, texts, strict=True):
+        row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+        if row.feedback_id in seen:
+            report.add_duplicate(project_id)
+            continue
+        seen.add(row.feedback_id)
+        raw_rows.append(row)
+        items.append(item)
     rows: dict = {raw_feedback: raw_rows}
     report.add_fetched(project_id, day, len(raw_rows))
     if normalize:
-        keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, page.items, strict=True)]
+        keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, items, strict=True)]
         batch = normalize_items(keyed, project_id=project_id, partition_date=day)
         rows.update(normalized_rows(batch))
         report.add_normalized(project_id, batch)

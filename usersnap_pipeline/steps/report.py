@@ -22,6 +22,7 @@ class ImportReport:
     rejected_reasons: Counter = field(default_factory=Counter)
     data_points_per_project: Counter = field(default_factory=Counter)
     sample: list = field(default_factory=list)  # a few data points for the preview
+    duplicates: Counter = field(default_factory=Counter)  # project -> items the API served twice in a window
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -37,13 +38,18 @@ class ImportReport:
             self.items_per_project[project_id] += items
             self.items_per_day[day.isoformat()] += items
 
+    def add_duplicate(self, project_id: str) -> None:
+        with self._lock:
+            self.duplicates[project_id] += 1
+
     def add(self, other: ImportReport) -> None:
         """Count what ``other`` counted, too (the days excepted)."""
         with self._lock:
             for mine, theirs in ((self.items_per_project, other.items_per_project),
                                  (self.items_per_day, other.items_per_day), (self.rows, other.rows),
                                  (self.rejected_reasons, other.rejected_reasons),
-                                 (self.data_points_per_project, other.data_points_per_project)):
+                                 (self.data_points_per_project, other.data_points_per_project),
+                                 (self.duplicates, other.duplicates)):
                 mine.update(theirs)
             self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
 

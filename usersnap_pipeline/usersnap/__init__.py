@@ -16,6 +16,7 @@ from .client import (
 )
 from .errors import (
     UsersnapAuthError,
+    UsersnapCancelledError,
     UsersnapConfigError,
     UsersnapError,
     UsersnapForbiddenError,
@@ -27,6 +28,6 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_API_URL", "MAX_PAGE_SIZE", "ClientStats", "Page", "UsersnapClient", "api_timestamp", "created_at_window", "validate_api_url",
-    "UsersnapAuthError", "UsersnapConfigError", "UsersnapError", "UsersnapForbiddenError",
+    "UsersnapAuthError", "UsersnapCancelledError", "UsersnapConfigError", "UsersnapError", "UsersnapForbiddenError",
     "UsersnapNotFoundError", "UsersnapProtocolError", "UsersnapRequestError", "UsersnapUnavailableError",
 ]

@@ -11,6 +11,9 @@ from .errors import UsersnapConfigError
 
 # Usersnap's help page: "Please, use HS256 as algorithm. Don't use HS512."
 ALGORITHM = "HS256"
+# ``iat`` is dated this far back: an API whose clock is behind ours (up to this much) would otherwise
+# see a token issued in its future and refuse it.
+ISSUED_EARLIER = 60
 
 
 class TokenMinter:
@@ -18,6 +21,8 @@ class TokenMinter:
 
     The token is reused until ``refresh_margin`` seconds before it expires, then minted again,
     so a long crawl never sends an expired token and a short one does not sign per request.
+    Times are read on ``clock`` shifted by ``clock_offset``: the API's clock, once the client has seen
+    how far it is from ours.
     """
 
     def __init__(self, jwt_id: str, jwt_secret: str, *, lifetime: int = 600,
@@ -37,23 +42,28 @@ class TokenMinter:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
+        self.clock_offset = 0.0
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or a traceback
         return f"TokenMinter(jwt_id={self.jwt_id!r}, jwt_secret=***)"
 
     def token(self) -> str:
         with self._lock:
-            now = self._clock()
+            now = self._clock() + self.clock_offset
             if self._token is None or now >= self._expires_at - self._refresh_margin:
-                issued = int(now)
-                self._expires_at = issued + self._lifetime
+                self._expires_at = int(now) + self._lifetime
                 self._token = jwt.encode(
-                    {"iat": issued, "exp": int(self._expires_at)},
+                    {"iat": int(now) - ISSUED_EARLIER, "exp": int(self._expires_at)},
                     self._secret,
                     algorithm=ALGORITHM,
                     headers={"kid": self.jwt_id},
                 )
             return self._token
+
+    def follow_clock(self, offset: float) -> None:
+        """Mint on a clock ``offset`` seconds from ours from now on, starting with a new token."""
+        with self._lock:
+            self.clock_offset, self._token = offset, None
 
     def secrets(self) -> tuple[str, ...]:
         """Strings that must never be logged: the secret and the token currently in use."""

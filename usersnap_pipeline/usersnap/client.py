@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from .auth import TokenMinter
 from .errors import (
     UsersnapAuthError,
+    UsersnapCancelledError,
     UsersnapConfigError,
     UsersnapForbiddenError,
     UsersnapNotFoundError,
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://platform.usersnap.com/v0.1"
 MAX_PAGE_SIZE = 100
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Clocks further apart than this (the API's Date against ours) explain a refused token: mint on the API's.
+CLOCK_TOLERANCE = 30.0
 
 
 @dataclass(frozen=True)
@@ -172,9 +177,10 @@ class UsersnapClient:
         max_attempts: int = 6,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        max_retry_after: float = 120.0,
         page_size: int = MAX_PAGE_SIZE,
         pool_size: int = 16,
-        sleep=time.sleep,
+        sleep=None,
     ):
         self.api_url = validate_api_url(api_url)
         self._minter = TokenMinter(jwt_id, jwt_secret)
@@ -187,8 +193,10 @@ class UsersnapClient:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
         self.stats = ClientStats()
-        self._sleep = sleep
+        self._closed = threading.Event()
+        self._sleep = sleep or self._wait
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
         self._session = requests.Session()
@@ -207,7 +215,15 @@ class UsersnapClient:
         return f"UsersnapClient(api_url={self.api_url!r}, jwt_id={self._minter.jwt_id!r})"
 
     def close(self) -> None:
+        """Release the connections, and wake every call waiting to retry: it raises instead of calling again."""
+        self._closed.set()
         self._session.close()
+
+    def _wait(self, seconds: float) -> None:
+        # An Event, not time.sleep: a run stopped from the UI closes the client, and no thread of it
+        # sleeps on through a long Retry-After.
+        if self._closed.wait(seconds):
+            raise UsersnapCancelledError("stopped while waiting to retry: the client was closed")
 
     def __enter__(self) -> UsersnapClient:
         return self
@@ -336,10 +352,18 @@ class UsersnapClient:
                 if response.status_code in RETRYABLE_STATUS:
                     reason = f"HTTP {response.status_code}"
                     retry_after = _retry_after_seconds(response)
+                    if retry_after is not None and retry_after > self.max_retry_after:
+                        raise UsersnapUnavailableError(
+                            f"HTTP {response.status_code} with Retry-After: {retry_after:g} s, longer than the "
+                            f"{self.max_retry_after:g} s this client waits; the API is rate-limiting or down for "
+                            "a while: run again later", call=call, status=response.status_code)
                     if response.status_code == 429:
                         self._pause_everyone(retry_after if retry_after is not None else self._backoff(attempt))
+                elif response.status_code == 401 and self._adopt_api_clock(response):
+                    reason = "HTTP 401 with the API's clock far from ours: token minted again on its clock"
+                    retry_after = 0.0
                 elif response.status_code >= 400:
-                    raise _typed_error(call, response, content)
+                    raise _typed_error(call, response, content, clock_offset=_clock_offset(response))
                 else:
                     try:
                         body = decode(content)
@@ -361,6 +385,16 @@ class UsersnapClient:
                         attempts - 1, delay)
             self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _adopt_api_clock(self, response: requests.Response) -> bool:
+        """After a 401: if the API's clock (its ``Date``) is far from the one the token was minted on, mint
+        on the API's clock from now on and say so (True: worth one more try)."""
+        offset = _clock_offset(response)
+        if offset is None or abs(offset - self._minter.clock_offset) <= CLOCK_TOLERANCE:
+            return False
+        log.warning("the API's clock is %+.0f s from this machine's: tokens are minted on the API's clock", offset)
+        self._minter.follow_clock(offset)
+        return True
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads retries of concurrent workers instead of synchronising them.
@@ -394,9 +428,10 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP-date: fall back to our own backoff rather than parse a clock we don't share
+    return max(0.0, seconds) if math.isfinite(seconds) else math.inf
 
 
 def _read_body(response: requests.Response) -> bytes:
@@ -415,7 +450,15 @@ def _read_body(response: requests.Response) -> bytes:
     return content
 
 
-def _typed_error(call: str, response: requests.Response, content: bytes):
+def _clock_offset(response: requests.Response) -> float | None:
+    """How far the API's clock (its ``Date`` header) is ahead of ours, in seconds; None without one."""
+    try:
+        return parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+def _typed_error(call: str, response: requests.Response, content: bytes, *, clock_offset: float | None = None):
     status = response.status_code
     try:
         body = json.loads(content)
@@ -428,8 +471,11 @@ def _typed_error(call: str, response: requests.Response, content: bytes):
     detail = f"HTTP {status}" + (f" {errortype}" if errortype else "") + (f" ({msg})" if msg else "")
     kwargs = {"call": call, "status": status, "errortype": errortype}
     if status == 401:
+        skew = "" if clock_offset is None or abs(clock_offset) <= CLOCK_TOLERANCE else (
+            f"; the API's clock is {clock_offset:+.0f} s from this machine's, and the token was minted on the "
+            "API's clock, so the clock is not the cause")
         return UsersnapAuthError(f"{detail}: Usersnap refused the token; check the JWT ID and secret "
-                                 "(Usersnap → Settings → REST API)", **kwargs)
+                                 f"(Usersnap → Settings → REST API){skew}", **kwargs)
     if status == 403:
         return UsersnapForbiddenError(f"{detail}: the REST API is not enabled on this Usersnap plan "
                                       "(Enterprise and Premium only), or the key may not read this project",

@@ -45,3 +45,7 @@ class UsersnapUnavailableError(UsersnapError):
 
 class UsersnapProtocolError(UsersnapError):
     """The answer does not look like Usersnap's API (wrong envelope, cursor that does not advance)."""
+
+
+class UsersnapCancelledError(UsersnapError):
+    """The client was closed (the run was stopped) while a call waited to retry."""
