@@ -93,3 +93,57 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
               if r["feedback_id"] == "sql-looking"}
     assert custom == {SQL_KEY: '"x"', 'a\\.b.c"d': "1"}
     assert not [m for m in pipeline.warehouse.rows(schema.data_point_messages) if m["feedback_id"] == "empty-inputs"]
+
+
+def _nested(depth: int) -> str:
+    """JSON text of custom data ``depth`` levels deep (written as text: Python's encoder stops near 1,000)."""
+    return '{"n":' * (depth - 1) + '{"leaf":1}' + "}" * (depth - 1)
+
+
+def test_hostile_items_land_degraded_or_rejected_and_never_fail_the_run(pipeline, pipeline_emulator):
+    """Keys and label ids far beyond an index entry's limit, custom data 900 levels deep, and an item
+    nested 3,000 levels deep (beyond any JSON decoder's recursion limit): the run succeeds, each item
+    lands bounded or goes to rejected_feedback with the reason, and the raw layer keeps it as sent."""
+    from usersnap_pipeline.emulator.server import RawJSON
+    from usersnap_pipeline.transform.normalize import MAX_KEY_LENGTH
+
+    import random
+    import string
+
+    project_id = pipeline_emulator.store.list_projects()[0]["project_id"]
+    rng = random.Random(5)  # incompressible, so an index entry cannot shrink below PostgreSQL's limit
+    long_key, long_label = ("".join(rng.choices(string.ascii_letters, k=10_000)) for _ in range(2))
+    deep_text = f'{{"feedback_id":"too-deep","created_at":"{STAMP}","custom_data":{_nested(3000)}}}'
+    hostile = {
+        "long-key": {"feedback_id": "long-key", "created_at": STAMP, "custom_data": {long_key: "v", "short": 1}},
+        "long-label": {"feedback_id": "long-label", "created_at": STAMP, "labels": [
+            {"company_label_id": long_label, "identifier": "x", "name": "X", "color": None}]},
+        "deep-custom": RawJSON(f'{{"feedback_id":"deep-custom","created_at":"{STAMP}","custom_data":{_nested(900)}}}'),
+    }
+    for name, item in hostile.items():
+        pipeline_emulator.store.inject(project_id, item, created_at=WHEN, key=name)
+    pipeline_emulator.store.inject(project_id, RawJSON(deep_text), created_at=WHEN, key="too-deep")
+
+    with dg.instance_for_test() as instance:
+        result = pipeline.materialize(range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat()), None,
+                                      instance=instance)
+    assert result.success
+    points = {row["feedback_id"] for row in pipeline.warehouse.rows(schema.data_points)}
+    assert set(hostile) <= points and "too-deep" not in points
+    custom = [row for row in pipeline.warehouse.rows(schema.data_point_custom_data) if row["feedback_id"] in hostile]
+    assert custom and all(len(row["key"]) <= MAX_KEY_LENGTH for row in custom)
+    assert {row["feedback_id"] for row in custom} == {"long-key", "deep-custom"}
+    labels = [row for row in pipeline.warehouse.rows(schema.data_point_labels) if row["feedback_id"] == "long-label"]
+    assert len(labels) == 1 and len(labels[0]["label_id"]) <= MAX_KEY_LENGTH
+
+    rejected = {row["feedback_id"]: row["reason"] for row in pipeline.warehouse.rows(schema.rejected_feedback)}
+    [deep_key] = [key for key, reason in rejected.items() if "nested too deeply" in reason]
+    raw = {row["feedback_id"]: row["item_json"] for row in pipeline.warehouse.rows(schema.raw_feedback)}
+    assert raw[deep_key] == deep_text  # kept exactly as sent
+
+    # Normalizing the stored raw layer again (no API) reads the same items the same way.
+    with dg.instance_for_test() as instance:
+        again = pipeline.materialize(range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat()), None,
+                                     instance=instance, selection=[dg.AssetKey("data_points")])
+    assert again.success
+    assert {row["feedback_id"] for row in pipeline.warehouse.rows(schema.data_points)} == points

@@ -220,3 +220,22 @@ def test_an_updated_at_crawl_can_miss_an_edited_item_as_the_spec_warns(emulator,
     emulator.store.edit(victim["feedback_id"], {"status_type": "done"})
     rest = [i["feedback_id"] for page in pages for i in page.items]
     assert victim["feedback_id"] not in rest and victim["feedback_id"] not in untouched
+
+
+def test_a_crawl_whose_cursor_item_is_deleted_between_two_pages_resumes_without_a_gap(emulator, project_id):
+    """The API answers 400 INVALID_CURSOR for an `after` that names a deleted item; the crawl goes on
+    from the last created_at it served: every remaining item once, none skipped."""
+    items = sorted(emulator.store.items(project_id), key=lambda i: (i["created_at"], i["feedback_id"]))
+    start, end = parse_time(items[0]["created_at"]), parse_time(items[-1]["created_at"]) + timedelta(seconds=1)
+    served = []
+    with make_client(emulator, page_size=20) as usersnap:
+        pages = usersnap.iter_filtered_pages(project_id, created_at_window(start, end), limit=20)
+        first = next(pages)
+        served += first.items
+        emulator.store.delete(first.items[-1]["feedback_id"])  # the next page's cursor
+        for page in pages:
+            served += page.items
+    ids = [item["feedback_id"] for item in served]
+    assert len(ids) == len(set(ids)) == len(items)
+    assert set(ids) == {item["feedback_id"] for item in items}
+    assert emulator.requests_made("filter") == (len(items) + 19) // 20 + 1  # one refused page, then on

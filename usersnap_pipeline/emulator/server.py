@@ -20,7 +20,7 @@ import jwt
 
 from .data import Dataset, generate
 from .faults import FaultInjector, Faults
-from .store import FeedbackStore, Query, QueryError
+from .store import CursorError, FeedbackStore, Query, QueryError
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,8 @@ class Emulator:
         after, before = params.get("after") or None, params.get("before") or None
         try:
             result = self.store.page(project_id, query, limit=limit, after=after, before=before)
+        except CursorError as exc:
+            raise ApiError(400, str(exc), "INVALID_CURSOR") from None
         except QueryError as exc:
             raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
         last = result.keys[-1] if result.keys else after
@@ -258,6 +260,28 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # A client that disconnects mid-answer (killed, timed out) is normal traffic, not a server bug.
         log.debug("connection from %s ended abruptly", client_address, exc_info=True)
+
+
+class RawJSON:
+    """An item served exactly as this JSON text: one no encoder would write (nested 3,000 levels deep)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    raw: list[str] = []
+
+    def placeholder(value: Any) -> str:
+        if not isinstance(value, RawJSON):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        raw.append(value.text)
+        return f"\x00raw{len(raw) - 1}\x00"
+
+    body = json.dumps(payload, separators=(",", ":"), default=placeholder)
+    for index, text in enumerate(raw):
+        body = body.replace(json.dumps(f"\x00raw{index}\x00"), text, 1)
+    return body.encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -311,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
               truncate: str | None = None) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _encode(payload)
         sent = body[: max(1, len(body) // 2)] if truncate else body
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -27,6 +27,10 @@ ORDER_TYPES = ("created_at", "rating", "updated_at", "likes")
 _LAST = "\U0010ffff"  # sorts after every feedback_id: (t, _LAST) is "after everything at instant t"
 
 
+class CursorError(ValueError):
+    """``after``/``before`` names no item of the project (it may have been deleted since)."""
+
+
 class QueryError(ValueError):
     """A filter body or cursor the API would refuse with 400."""
 
@@ -129,7 +133,8 @@ class FeedbackStore:
                     continue
                 ids = [fid for _, fid in self._by_created[pid]]
                 out.append({**project, "feedback_count": len(ids),
-                            "open_feedback_count": sum(1 for fid in ids if self._items[fid].get("status_type") == "open")})
+                            "open_feedback_count": sum(1 for fid in ids if isinstance(self._items[fid], dict)
+                                                       and self._items[fid].get("status_type") == "open")})
             return copy.deepcopy(out)
 
     def items(self, project_id: str | None = None) -> list[dict[str, Any]]:
@@ -213,7 +218,7 @@ class FeedbackStore:
     def _sort_key(self, cursor: str, project_id: str, query: Query) -> tuple[Any, str]:
         meta = self._meta.get(cursor)
         if meta is None or meta[0] != project_id:
-            raise QueryError(f"cursor {cursor!r} is not a feedback_id of this project")
+            raise CursorError(f"cursor {cursor!r} is not a feedback_id of this project")
         if query.order_by == "created_at":
             return (meta[1], cursor)
         if query.order_by == "updated_at":
@@ -277,6 +282,15 @@ class FeedbackStore:
             del index[bisect.bisect_left(index, old_key)]
             bisect.insort(index, (item["updated_at"], feedback_id))
             return copy.deepcopy(item)
+
+    def delete(self, feedback_id: str) -> None:
+        """Delete an item, as a Usersnap user can: it is no longer listed, counted or usable as a cursor."""
+        with self._lock:
+            pid, created, updated = self._meta.pop(feedback_id)
+            del self._items[feedback_id]
+            for index, key in ((self._by_created[pid], (created, feedback_id)),
+                               (self._by_updated[pid], (updated, feedback_id))):
+                del index[bisect.bisect_left(index, key)]
 
     def edit_random(self) -> dict[str, Any] | None:
         """A live edit of a random item: status, priority and labels change, as triage does."""

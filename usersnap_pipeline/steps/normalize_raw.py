@@ -22,9 +22,17 @@ def normalize_window(warehouse: Warehouse, project_ids: Sequence[str], start: da
         for project_id in project_ids:
             # Version first, rows second: the rows are at least as new as the version they are labelled with.
             version = warehouse.partition_version(project_id, day, "raw") or _NEVER_FETCHED
-            items = [(key, json.loads(text)) for key, text in warehouse.read_raw(project_id, day)]
+            items = [(key, _read(text)) for key, text in warehouse.read_raw(project_id, day)]
             batch = normalize_items(items, project_id=project_id, partition_date=day)
             warehouse.replace_partition(project_id, day, normalized_rows(batch), version=version,
                                         feedback_ids=(key for key, _ in items))
             report.add_normalized(project_id, batch)
     return report
+
+
+def _read(text: str):
+    """A stored item; None when it is nested too deeply to read (it is then rejected, with the reason)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return None

@@ -9,6 +9,7 @@ expected) degrades to NULL or to text, so one bad field never loses the rest of 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_
             _normalize_into(batch, item, project_id, partition_date)
         except RejectedItem as exc:
             batch.rejected.append(Rejected(raw_key, project_id, partition_date, str(exc)))
+        except RecursionError:  # one hostile item never fails its partition
+            batch.rejected.append(Rejected(raw_key, project_id, partition_date,
+                                           "the item is nested too deeply to read; the raw layer keeps it as sent"))
     return batch
 
 
@@ -130,6 +134,8 @@ def normalize_item(item: Any, *, project_id: str, partition_date: date) -> Norma
 
 def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partition_date: date) -> None:
     # Appends to the batch only once the item is known to be usable: a rejected item adds nothing.
+    if item is None:
+        raise RejectedItem("the item is null, or nested too deeply to read; the raw layer keeps it as sent")
     if not isinstance(item, dict):
         raise RejectedItem(f"the item is a {type(item).__name__}, not an object")
     feedback_id = item.get("feedback_id")
@@ -238,26 +244,32 @@ def clean_text(value: Any) -> str | None:
 
 def flatten_custom_data(data: Any) -> list[tuple[str, str]]:
     """Nested custom data as (path, JSON value) pairs; path segments are joined with ``.``
-    (a ``.`` or ``\\`` inside a key is escaped with ``\\``). Lists and scalars are leaves."""
+    (a ``.`` or ``\\`` inside a key is escaped with ``\\``). Lists and scalars are leaves.
+
+    Bounded for any input: below ``MAX_CUSTOM_DATA_DEPTH`` levels a node is one leaf, ``DEEPER``; a path
+    longer than ``MAX_KEY_LENGTH`` is cut and given a hash of the whole (see :func:`bounded_key`).
+    The raw layer keeps the item as sent."""
     if data is None:
         return []
     if not isinstance(data, dict):
         return [("$", _json(data))]
     rows: list[tuple[str, str]] = []
 
-    def walk(prefix: str, node: dict[str, Any]) -> None:
+    def walk(prefix: str, node: dict[str, Any], depth: int) -> None:
         if not node and prefix:
-            rows.append((prefix, "{}"))
+            rows.append((bounded_key(prefix), "{}"))
         for raw_key, value in node.items():
             segment = clean_text(raw_key) or ""
             segment = segment.replace("\\", "\\\\").replace(".", "\\.")
             path = f"{prefix}.{segment}" if prefix else segment
-            if isinstance(value, dict):
-                walk(path, value)
+            if isinstance(value, dict) and depth >= MAX_CUSTOM_DATA_DEPTH:
+                rows.append((bounded_key(path), DEEPER))
+            elif isinstance(value, dict):
+                walk(path, value, depth + 1)
             else:
-                rows.append((path, _json(value)))
+                rows.append((bounded_key(path), _json(value)))
 
-    walk("", data)
+    walk("", data, 1)
     # Keys that differ only in what clean_text removes ("" and "\r", "a" and "a\x00") meet on one path,
     # the table's key: the first keeps it (the raw layer keeps them all).
     unique: dict[str, str] = {}
@@ -358,6 +370,20 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+MAX_KEY_LENGTH = 500  # characters of a custom-data path or a label id: well inside an index entry's limit
+MAX_CUSTOM_DATA_DEPTH = 32
+DEEPER = '"(nested deeper than 32 levels: see raw_feedback)"'
+
+
+def bounded_key(key: str) -> str:
+    """``key``, or, when longer than MAX_KEY_LENGTH, its start and a hash of the whole: still unique, and
+    short enough for a database index (PostgreSQL refuses an index entry over about 2.7 kB)."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{key[:MAX_KEY_LENGTH - 20]}…#{digest}"
+
+
 def _labels(key: tuple[str, str, date], value: Any) -> list[Label]:
     if not isinstance(value, list):
         return []
@@ -366,6 +392,7 @@ def _labels(key: tuple[str, str, date], value: Any) -> list[Label]:
         if not isinstance(entry, dict):
             continue
         label_id = clean_text(entry.get("company_label_id") or entry.get("label_id") or entry.get("identifier"))
+        label_id = None if label_id is None else bounded_key(label_id)
         if label_id is None or label_id in seen:
             continue  # a label applied twice is still one label
         seen[label_id] = Label(*key, label_id, clean_text(entry.get("identifier")), clean_text(entry.get("name")),

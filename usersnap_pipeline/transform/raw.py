@@ -45,7 +45,9 @@ def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: dat
     fields = item if isinstance(item, dict) else {}
     key = fields.get("feedback_id")
     if not isinstance(key, str) or not key.strip():
-        key = "sha256:" + hashlib.sha256(item_json(item).encode()).hexdigest()
+        # An item too deep to read arrives as None with its text: only the text tells two apart.
+        unread = item is None and text is not None
+        key = "sha256:" + hashlib.sha256((text if unread else item_json(item)).encode()).hexdigest()
     return RawFeedback(key, project_id, partition_date, parse_timestamp(fields.get("created_at")),
                        parse_timestamp(fields.get("updated_at")), fetched_at,
                        item_json(item) if text is None else text)

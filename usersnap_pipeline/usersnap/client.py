@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -124,8 +125,54 @@ def _decode_page(content: bytes) -> Any:
         body["data"] = {key: _ANY_JSON.decode(value) for key, value in data.items() if key != "feedbacks"}
     except (msgspec.DecodeError, KeyError):
         return _decode_json(content)  # not a well-formed page: the generic path says what is wrong
+    except RecursionError:
+        return _decode_page_item_by_item(content)
     body["data"].update({"feedbacks": items, _ITEM_TEXTS: texts})
     return body
+
+
+# JSON's structure without its contents: a string (escapes included) or one structural character.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+TOO_DEEP = None  # what an item nested beyond any decoder's reach is read as; its text is kept as sent
+
+
+def _decode_page_item_by_item(content: bytes) -> Any:
+    """A page holding an item nested too deeply for any decoder (a recursion limit): the page is read
+    with its items cut out by a scan of its structure, then each item alone; the ones too deep are
+    read as ``TOO_DEEP`` with their text, so the raw layer keeps them and the rest of the page lands."""
+    spans, depth, start, in_items = [], 0, None, None
+    previous = b""
+    for token in _JSON_TOKEN.finditer(content):
+        char = token.group()
+        if char in (b"{", b"["):
+            depth += 1
+            if in_items is None and depth == 3 and char == b"[" and previous == b'"feedbacks"':
+                in_items = token.start()
+            elif in_items is not None and depth == 4 and start is None:
+                start = token.start()
+        elif char in (b"}", b"]"):
+            depth -= 1
+            if in_items is not None and depth == 3 and start is not None:
+                spans.append((start, token.end()))
+                start = None
+            elif in_items is not None and depth == 2:
+                outer = _decode_json(content[:in_items] + b"[]" + content[token.end():])
+                break
+        elif in_items is not None and depth == 3 and start is None and char != b",":
+            spans.append((token.start(), token.end()))  # a string item
+        if char != b":":
+            previous = char
+    else:
+        raise ValueError("a page too deeply nested to read, with no feedbacks list to cut out")
+    texts = [content[a:b].decode() for a, b in spans]
+    items = []
+    for text in texts:
+        try:
+            items.append(_decode_json(text.encode()))
+        except RecursionError:
+            items.append(TOO_DEEP)
+    outer["data"].update({"feedbacks": items, _ITEM_TEXTS: texts})
+    return outer
 
 
 def api_timestamp(moment: datetime) -> str:
@@ -296,16 +343,28 @@ class UsersnapClient:
         call = f"{method} {path}"
         after: str | None = None
         cursors_used: set[str] = set()
+        resume = _Resume()
         while True:
             params: dict[str, Any] = {"limit": limit}
             if after is not None:
                 params["after"] = after
-            data = self._request(method, path, params=params, json_body=body, decode=_decode_page)
+            try:
+                data = self._request(method, path, params=params, json_body=body, decode=_decode_page)
+            except UsersnapRequestError as exc:
+                resumed = resume.body(body) if exc.errortype == "INVALID_CURSOR" and after is not None else None
+                if resumed is None:
+                    raise
+                # The cursor's item was deleted between two pages: go on from the last created_at served.
+                log.warning("%s: the cursor's item is gone (INVALID_CURSOR); resuming from created_at %s",
+                            call, resume.created_at)
+                body, after = resumed, None
+                continue
             items, has_more = data.get("feedbacks"), data.get("has_more")
             if not isinstance(items, list) or not isinstance(has_more, bool):
                 raise UsersnapProtocolError("the page has no 'feedbacks' list or no boolean 'has_more'", call=call)
             self.stats.add(pages=1)
-            yield Page(items=items, has_more=has_more, item_texts=data.get(_ITEM_TEXTS))
+            page = resume.unseen(Page(items=items, has_more=has_more, item_texts=data.get(_ITEM_TEXTS)))
+            yield page
             # `next` is present even on the last page (the spec's own example): only has_more ends it.
             if not has_more:
                 return
@@ -409,6 +468,50 @@ class UsersnapClient:
             remaining = self._paused_until - time.monotonic()
         if remaining > 0:
             self._sleep(remaining)
+
+
+class _Resume:
+    """Where a ``created_at``-ascending crawl can go on from when its cursor item is deleted: the last
+    ``created_at`` served, minus the items already served at exactly that instant."""
+
+    def __init__(self):
+        self.created_at: str | None = None
+        self._ids_at_last: set[str] = set()
+        self._resumed = False
+
+    def unseen(self, page: Page) -> Page:
+        """``page`` without the items served before a resumption, remembering where it ends."""
+        if self._resumed:
+            keep = [i for i, item in enumerate(page.items)
+                    if not (isinstance(item, dict) and item.get("created_at") == self.created_at
+                            and item.get("feedback_id") in self._ids_at_last)]
+            if len(keep) < len(page.items):
+                page = Page(items=[page.items[i] for i in keep], has_more=page.has_more,
+                            item_texts=[page.item_texts[i] for i in keep] if page.item_texts else None)
+        # Only the page's last instant matters: walk back from its end while created_at stays the same.
+        last_instant = None
+        for item in reversed(page.items):
+            created = item.get("created_at") if isinstance(item, dict) else None
+            if not isinstance(created, str):
+                continue
+            if last_instant is None:
+                last_instant = created
+                if created != self.created_at:  # else the instant goes on from the previous page
+                    self.created_at, self._ids_at_last = created, set()
+            elif created != last_instant:
+                break
+            self._ids_at_last.add(item.get("feedback_id"))
+        return page
+
+    def body(self, body: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``body`` starting at the last created_at served; None when the crawl is not one that can resume."""
+        order = (body or {}).get("order_by") or {}
+        if self.created_at is None or order.get("order_by_type") != "created_at" or order.get("direction") != "asc":
+            return None
+        query = [f for f in body.get("query") or []
+                 if not (f.get("filter_type") == "created_at" and f.get("operator") in ("gt", "gte"))]
+        self._resumed = True
+        return {**body, "query": [{"filter_type": "created_at", "operator": "gte", "value": self.created_at}, *query]}
 
 
 def _next_cursor(items: list[Any], data: dict[str, Any]) -> str | None:
