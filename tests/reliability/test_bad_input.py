@@ -9,6 +9,7 @@ from datetime import timedelta
 import dagster as dg
 
 from tests.conftest import ANCHOR, materializations
+from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.warehouse import schema
@@ -31,6 +32,8 @@ VALID = {
     "wrong-types": {"feedback_id": "wrong-types", "created_at": STAMP, "feedback_number": "12", "email": 42,
                     "labels": {"not": "a list"}, "ordered_inputs": {"x": 1}, "client": "a string",
                     "custom_data": [1, 2], "status_type": {"identifier": "done"}, "is_demo": "yes"},
+    "other-iso-date": {"feedback_id": "other-iso-date", "created_at": (WHEN + timedelta(hours=2)).strftime(
+        "%Y-%m-%dT%H:%M:%S+02:00"), "status_type": 3, "labels": [{"company_label_id": "L1", "name": "Bug"}]},
     "unknown-fields": {"feedback_id": "unknown-fields", "created_at": STAMP, "brand_new_field": {"nested": [1]},
                        "ordered_inputs": [_text_input(0, "Comment", "fine")]},
     "duplicate-labels": {"feedback_id": "duplicate-labels", "created_at": STAMP, "labels": [
@@ -76,6 +79,17 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
 
     metadata = materializations(result, "data_points")[0].metadata
     assert metadata["items_skipped"].value == 2
+    # Drift is counted, not silent: each departure from the published shape, with how many items
+    drift = metadata["schema_drift"].value
+    assert {key: drift.get(key) for key in ("labels: object instead of list", "ordered_inputs: object instead of list",
+                                            "status_type: object instead of string", "new field: brand_new_field",
+                                            "status_type: number instead of string")} == {
+        "labels: object instead of list": 1, "ordered_inputs: object instead of list": 1,
+        "status_type: object instead of string": 1, "new field: brand_new_field": 1,
+        "status_type: number instead of string": 1}
+    assert metadata["items_with_schema_drift"].value == sum(drift.values())
+    other = points["other-iso-date"]
+    assert _utc(other["created_at"]) == WHEN.replace(microsecond=0) and other["status"] == "3"
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["no_rejected_items"].passed
     assert evaluations["no_rejected_items"].severity == dg.AssetCheckSeverity.WARN
@@ -88,6 +102,7 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
     assert "\x00" not in points["control-chars"]["text"] and "lone ? end" in points["control-chars"]["text"]
     labels = [r for r in pipeline.warehouse.rows(schema.data_point_labels) if r["feedback_id"] in VALID]
     assert sorted((r["feedback_id"], r["name"]) for r in labels) == [("duplicate-labels", "Bug"),
+                                                                      ("other-iso-date", "Bug"),
                                                                       ("sql-looking", SQL_LABEL)]
     custom = {r["key"]: r["value_json"] for r in pipeline.warehouse.rows(schema.data_point_custom_data)
               if r["feedback_id"] == "sql-looking"}

@@ -203,3 +203,14 @@ def test_clean_text_makes_any_value_storable():
     assert clean_text("   ") is None and clean_text(None) is None
     assert clean_text(3.5) == "3.5" and clean_text(True) == "true"
     assert clean_text({"b": 1, "a": "é"}) == '{"a": "é", "b": 1}'
+
+
+def test_the_drift_check_knows_exactly_the_published_fields():
+    """The fields whose types are checked are the published item's (spec/), no more, no fewer."""
+    import json
+    from pathlib import Path
+
+    from usersnap_pipeline.transform.normalize import PUBLISHED_TYPES
+
+    spec = json.loads((Path(__file__).resolve().parents[2] / "spec" / "usersnap-api-v0.1.schema.json").read_text())
+    assert set(PUBLISHED_TYPES) == set(spec["$defs"]["Feedback"]["properties"])

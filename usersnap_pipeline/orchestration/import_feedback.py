@@ -105,6 +105,9 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         if normalize:
             if report.rejected:
                 context.log.warning(f"{report.rejected} item(s) could not be normalized; see rejected_feedback")
+            if report.drift:
+                context.log.warning(f"items departing from the published API shape (their valid fields landed, "
+                                    f"raw_feedback keeps them whole): {dict(report.drift.most_common(10))}")
             yield dg.MaterializeResult(asset_key=data_points.key, metadata=data_points_metadata(report, window))
 
     return import_feedback
@@ -118,5 +121,7 @@ def data_points_metadata(report: ImportReport, window: str) -> dict:
         "data_points_per_project": dg.MetadataValue.json(dict(report.data_points_per_project)),
         "items_skipped": report.rejected,
         "items_skipped_reasons": dg.MetadataValue.json(dict(report.rejected_reasons)),
+        "schema_drift": dg.MetadataValue.json(dict(report.drift.most_common())),
+        "items_with_schema_drift": sum(report.drift.values()),
         "preview": preview_table(report.sample, PREVIEW_COLUMNS),
     }

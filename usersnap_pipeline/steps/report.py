@@ -23,6 +23,7 @@ class ImportReport:
     data_points_per_project: Counter = field(default_factory=Counter)
     sample: list = field(default_factory=list)  # a few data points for the preview
     duplicates: Counter = field(default_factory=Counter)  # project -> items the API served twice in a window
+    drift: Counter = field(default_factory=Counter)  # departure from the published shape -> items
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -49,7 +50,7 @@ class ImportReport:
                                  (self.items_per_day, other.items_per_day), (self.rows, other.rows),
                                  (self.rejected_reasons, other.rejected_reasons),
                                  (self.data_points_per_project, other.data_points_per_project),
-                                 (self.duplicates, other.duplicates)):
+                                 (self.duplicates, other.duplicates), (self.drift, other.drift)):
                 mine.update(theirs)
             self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
 
@@ -59,6 +60,7 @@ class ImportReport:
                 self.rows[table.name] += len(rows)
             self.data_points_per_project[project_id] += len(batch.data_points)
             self.rejected_reasons.update(r.reason for r in batch.rejected)
+            self.drift.update(batch.drift)
             room = SAMPLE_SIZE - len(self.sample)
             if room > 0:
                 self.sample.extend(batch.data_points[:room])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
@@ -109,6 +110,7 @@ class NormalizedBatch:
     labels: list[Label] = field(default_factory=list)
     custom_data: list[CustomDatum] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    drift: Counter = field(default_factory=Counter)  # "labels: dict instead of list" -> items
 
 
 def normalize_items(items: list[tuple[str, Any]], *, project_id: str, partition_date: date) -> NormalizedBatch:
@@ -145,6 +147,7 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     if created_at is None:
         raise RejectedItem(f"created_at {item.get('created_at')!r} is missing or not an ISO 8601 timestamp")
     key = (feedback_id, project_id, partition_date)
+    _count_drift(batch.drift, item)
 
     inputs = _ordered_inputs(item.get("ordered_inputs"))
     fields, texts, rating, rating_scale, title = [], [], None, None, None
@@ -201,6 +204,30 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     batch.fields.extend(fields)
     batch.labels.extend(labels)
     batch.custom_data.extend(custom_data)
+
+
+# The published item's fields and their JSON types (spec/usersnap-api-v0.1.schema.json); null is allowed.
+PUBLISHED_TYPES: dict[str, tuple[type, ...]] = {
+    "feedback_id": (str,), "feedback_number": (int,), "public_link": (str,), "project_id": (str,),
+    "created_at": (str,), "updated_at": (str,), "status_type": (str,), "priority": (str,), "assignee_id": (str,),
+    "is_demo": (bool,), "email": (str,), "client": (dict,), "custom_data": (dict,), "screenshot": (dict,),
+    "screen_recording": (dict,), "ordered_inputs": (list,), "labels": (list,),
+}
+_PUBLISHED = frozenset(PUBLISHED_TYPES)
+_JSON_NAMES = {dict: "object", list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def _count_drift(drift: Counter, item: dict[str, Any]) -> None:
+    """Count what departs from the published shape: a field of another type (its valid parts are still read,
+    the rest is lost but for the raw layer), and fields the spec does not have."""
+    for name, kinds in PUBLISHED_TYPES.items():
+        value = item.get(name)
+        if value is not None and type(value) not in kinds:
+            drift[f"{name}: {_JSON_NAMES.get(type(value), type(value).__name__)} instead of "
+                  f"{_JSON_NAMES[kinds[0]]}"] += 1
+    if not _PUBLISHED.issuperset(item):
+        for name in sorted(set(item) - _PUBLISHED):
+            drift[f"new field: {name}"] += 1
 
 
 def parse_timestamp(value: Any) -> datetime | None:
