@@ -85,8 +85,9 @@ class Pipeline:
     def tick(self, instance: dg.DagsterInstance):
         """One evaluation of the change sensor, keeping its cursor as the daemon would on success."""
         sensor = self.defs.resolve_sensor_def(CHANGE_SENSOR)
-        context = dg.build_sensor_context(cursor=self.sensor_cursor, instance=instance, resources=self.defs.resources)
-        result = sensor.evaluate_tick(context)
+        with dg.build_sensor_context(cursor=self.sensor_cursor, instance=instance,
+                                     resources=self.defs.resources) as context:
+            result = sensor.evaluate_tick(context)
         if result.cursor is not None:
             self.sensor_cursor = result.cursor
         return result

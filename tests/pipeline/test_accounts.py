@@ -101,8 +101,8 @@ def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, wareh
             sensor = defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
             cursor = None
             for _ in range(2):
-                tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                                    resources=defs.resources))
+                with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+                    tick = sensor.evaluate_tick(context)
                 cursor = tick.cursor
             assert not tick.run_requests
 
@@ -127,11 +127,11 @@ def test_an_account_without_credentials_is_disconnected_and_the_other_runs(two_a
     defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
     monkeypatch.delenv("US_USERSNAP_JWT_SECRET")
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        skipped = defs.resolve_sensor_def("us_usersnap_change_sensor").evaluate_tick(context)
+        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+            skipped = defs.resolve_sensor_def("us_usersnap_change_sensor").evaluate_tick(context)
         assert not skipped.run_requests and "US_USERSNAP_JWT_SECRET" in skipped.skip_message
-        context = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        assert defs.resolve_sensor_def("eu_usersnap_change_sensor").evaluate_tick(context).run_requests
+        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+            assert defs.resolve_sensor_def("eu_usersnap_change_sensor").evaluate_tick(context).run_requests
     assert two_accounts["us"].requests_made() == 0
 
 

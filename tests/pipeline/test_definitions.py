@@ -74,9 +74,9 @@ def test_schedule_requests_today_and_yesterday_in_one_run(monkeypatch):
     defs = _defs()
     schedule = defs.resolve_schedule_def("usersnap_hourly_recent_import")
     from datetime import datetime, timezone
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 6, 10, 14, 5, tzinfo=timezone.utc),
-                                        resources=defs.resources)
-    request = schedule.evaluate_tick(context).run_requests[0]
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 6, 10, 14, 5, tzinfo=timezone.utc),
+                                   resources=defs.resources) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["dagster/asset_partition_range_start"] == "2026-06-09"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-06-10"
 
@@ -122,7 +122,8 @@ def test_schedules_skip_when_usersnap_is_disconnected(monkeypatch):
     monkeypatch.delenv("USERSNAP_JWT_SECRET", raising=False)
     defs = _defs()
     for name in ("usersnap_hourly_recent_import", "usersnap_daily_assignees"):
-        result = defs.resolve_schedule_def(name).evaluate_tick(dg.build_schedule_context(resources=defs.resources))
+        with dg.build_schedule_context(resources=defs.resources) as context:
+            result = defs.resolve_schedule_def(name).evaluate_tick(context)
         assert not result.run_requests and "disconnected" in result.skip_message
 
 

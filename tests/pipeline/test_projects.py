@@ -106,8 +106,8 @@ def test_removing_the_credentials_stops_every_call_and_keeps_everything(pipeline
         result = pipeline.tick(instance)
         assert not result.run_requests and "disconnected" in result.skip_message
         schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_recent_import")
-        context = dg.build_schedule_context(instance=instance, resources=pipeline.defs.resources)
-        assert not schedule.evaluate_tick(context).run_requests
+        with dg.build_schedule_context(instance=instance, resources=pipeline.defs.resources) as context:
+            assert not schedule.evaluate_tick(context).run_requests
         # A manual run fails before any call, naming the variables to set; it changes nothing.
         run = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance, raise_on_error=False)
         [failure] = run.get_step_failure_events()

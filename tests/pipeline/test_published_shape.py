@@ -69,6 +69,7 @@ def test_the_spec_example_item_imports_with_its_expected_rows(spec_emulator, war
             "country": "Austria",
             "city": "Linz",
             "is_demo": False,
+            "deleted_at": None,
         }
         key = {"feedback_id": point["feedback_id"], "project_id": point["project_id"], "partition_date": SPEC_DAY}
         assert list(warehouse.rows(schema.data_point_fields)) == [

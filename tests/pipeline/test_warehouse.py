@@ -36,7 +36,12 @@ def warehouse(warehouse_url):
 
 
 def _ids(warehouse):
-    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(schema.raw_feedback))
+    """The raw items as they are in Usersnap now: those found gone are kept, marked, and left out here."""
+    return _where(warehouse, schema.raw_feedback)
+
+
+def _deleted(warehouse, table=schema.raw_feedback):
+    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(table) if r["deleted_at"])
 
 
 def test_replace_is_exact_and_text_survives_bulk_loading(warehouse):
@@ -45,7 +50,8 @@ def test_replace_is_exact_and_text_survives_bulk_loading(warehouse):
     _write(warehouse, "p2", day, [_raw("c", day, project="p2")])
     _write(warehouse, "p1", day, [_raw("b", day)])
     assert _ids(warehouse) == [("b", day), ("c", day)]
-    stored = next(warehouse.rows(schema.raw_feedback))
+    assert _deleted(warehouse) == [("a", day)]  # gone from the fetch: kept, marked
+    stored = next(row for row in warehouse.rows(schema.raw_feedback) if row["feedback_id"] == "b")
     assert stored["item_json"] == _raw("b", day).item_json
 
 
@@ -141,7 +147,7 @@ def test_a_stale_fetch_that_commits_late_does_not_overwrite_a_newer_one(warehous
     assert not _write(warehouse, "p1", day, [_raw("old", day)], version=NOW)
     assert _ids(warehouse) == [("new", day)]
     assert _write(warehouse, "p1", day, [_raw("again", day)], version=NOW + timedelta(minutes=1))  # same version: a re-run
-    assert _ids(warehouse) == [("again", day)]
+    assert _ids(warehouse) == [("again", day)] and _deleted(warehouse) == [("new", day)]
 
 
 def _with_data_points(day, *feedback_ids, project="p1"):
@@ -156,7 +162,8 @@ def _with_data_points(day, *feedback_ids, project="p1"):
 
 
 def _where(warehouse, table):
-    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(table))
+    """Where the rows of ``table`` are; for raw items and data points, those not marked deleted."""
+    return sorted((r["feedback_id"], r["partition_date"]) for r in warehouse.rows(table) if not r.get("deleted_at"))
 
 
 def test_an_item_that_moved_leaves_every_table_of_its_old_partition(warehouse):
@@ -233,7 +240,9 @@ def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(wareho
     pages = [_chunk(_with_data_points(day, "b", "c")), _chunk(_with_data_points(day, "d"))]
     assert warehouse.stream_partition("p1", day, tables, lambda: iter(pages), version=NOW + timedelta(seconds=2))
     assert _where(warehouse, schema.raw_feedback) == [("b", day), ("c", day), ("d", day)]
-    assert _where(warehouse, schema.data_point_messages) == [("b", day), ("c", day), ("d", day)]
+    assert _deleted(warehouse) == _deleted(warehouse, schema.data_points) == [("a", day)]
+    # the deleted item's thread stays with its data point
+    assert _where(warehouse, schema.data_point_messages) == [("a", day), ("b", day), ("c", day), ("d", day)]
     state = next(warehouse.rows(schema.partition_state))
     assert (state["raw_rows"], state["data_points"]) == (3, 3)
 

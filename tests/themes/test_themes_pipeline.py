@@ -234,12 +234,10 @@ def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsy
 
 
 def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipeline):
-    schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_themes")
-    resources = pipeline.defs.resources
-
     def requested() -> set[str]:
         with dg.instance_for_test() as instance, \
-                dg.build_schedule_context(instance=instance, resources=resources) as context:
+                dg.build_schedule_context(instance=instance, resources=pipeline.defs.resources) as context:
+            schedule = pipeline.defs.resolve_schedule_def("usersnap_hourly_themes")
             [request] = schedule.evaluate_tick(context).run_requests
         return {key.to_user_string() for key in request.asset_selection}
 

@@ -98,7 +98,11 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                 "api_pages": api["pages"],
                 "api_retries": api["retries"],
                 "items_served_twice": sum(report.duplicates.values()),
+                "items_deleted_in_usersnap": sum(report.deleted.values()),
             })
+            if report.deleted:
+                context.log.info(f"{sum(report.deleted.values())} item(s) no longer in Usersnap: kept, marked deleted_at "
+                                 f"(per project: {dict(report.deleted)})")
             if report.duplicates:
                 context.log.warning(f"the API served {sum(report.duplicates.values())} item(s) twice in one window "
                                     f"(per project: {dict(report.duplicates)}); each was kept once")

@@ -60,8 +60,10 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
                 yield _page_rows(page, project_id, day, fetched_at, normalize=normalize, report=attempts[-1],
                                  seen=seen)
 
+        gone: list[str] = []
         if warehouse.stream_partition(project_id, day, tables, lambda: _in_groups(pages(), items_per_write),
-                                      version=fetched_at):
+                                      version=fetched_at, gone=gone):
+            attempts[-1].add_deleted(project_id, len(gone))
             report.add(attempts[-1])
         else:
             log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)

@@ -22,8 +22,13 @@ def normalize_window(warehouse: Warehouse, project_ids: Sequence[str], start: da
         for project_id in project_ids:
             # Version first, rows second: the rows are at least as new as the version they are labelled with.
             version = warehouse.partition_version(project_id, day, "raw") or _NEVER_FETCHED
-            items = [(key, _read(text)) for key, text in warehouse.read_raw(project_id, day)]
+            stored = warehouse.read_raw(project_id, day)
+            items = [(key, _read(text)) for key, text, _ in stored]
             batch = normalize_items(items, project_id=project_id, partition_date=day)
+            deleted = {key: when for key, _, when in stored if when is not None}
+            if deleted:  # gone from Usersnap: their data points stay marked so
+                batch.data_points[:] = [point._replace(deleted_at=deleted.get(point.feedback_id))
+                                        for point in batch.data_points]
             warehouse.replace_partition(project_id, day, normalized_rows(batch), version=version,
                                         feedback_ids=(key for key, _ in items))
             report.add_normalized(project_id, batch)

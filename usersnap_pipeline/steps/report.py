@@ -24,6 +24,7 @@ class ImportReport:
     sample: list = field(default_factory=list)  # a few data points for the preview
     duplicates: Counter = field(default_factory=Counter)  # project -> items the API served twice in a window
     drift: Counter = field(default_factory=Counter)  # departure from the published shape -> items
+    deleted: Counter = field(default_factory=Counter)  # project -> items found gone from Usersnap (soft-deleted)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -39,6 +40,11 @@ class ImportReport:
             self.items_per_project[project_id] += items
             self.items_per_day[day.isoformat()] += items
 
+    def add_deleted(self, project_id: str, items: int) -> None:
+        if items:
+            with self._lock:
+                self.deleted[project_id] += items
+
     def add_duplicate(self, project_id: str) -> None:
         with self._lock:
             self.duplicates[project_id] += 1
@@ -50,7 +56,8 @@ class ImportReport:
                                  (self.items_per_day, other.items_per_day), (self.rows, other.rows),
                                  (self.rejected_reasons, other.rejected_reasons),
                                  (self.data_points_per_project, other.data_points_per_project),
-                                 (self.duplicates, other.duplicates), (self.drift, other.drift)):
+                                 (self.duplicates, other.duplicates), (self.drift, other.drift),
+                                 (self.deleted, other.deleted)):
                 mine.update(theirs)
             self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
 

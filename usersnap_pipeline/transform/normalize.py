@@ -57,6 +57,7 @@ class DataPoint(NamedTuple):
     country: str | None
     city: str | None
     is_demo: bool
+    deleted_at: datetime | None = None  # the raw item's: deleted in Usersnap since it was imported
 
 
 class Field(NamedTuple):

@@ -20,6 +20,7 @@ class RawFeedback(NamedTuple):
     updated_at: datetime | None
     fetched_at: datetime
     item_json: str
+    deleted_at: datetime | None = None  # set when Usersnap stopped returning it (soft delete)
 
 
 def item_json(item: Any) -> str:

@@ -29,6 +29,8 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
     counts: dict[tuple[str, date], int] = {}
     for table in (schema.data_points, schema.rejected_feedback):
         where = list(_in_window(table, project_ids, start, end))
+        if table is schema.data_points:
+            where.append(table.c.deleted_at.is_(None))  # gone from Usersnap: Usersnap does not count them
         if created_before is not None and table is schema.data_points:
             where.append(table.c.created_at < created_before)
         query = (sa.select(table.c.project_id, table.c.partition_date, sa.func.count())

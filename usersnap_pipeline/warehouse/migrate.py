@@ -14,7 +14,17 @@ from . import schema
 def to_current_schema(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn)
     _thread_into_fields(conn)
+    _soft_deletes(conn)
     _create_views(conn)
+
+
+def _soft_deletes(conn: sa.Connection) -> None:
+    """Since 2026-11 an item gone from Usersnap is kept with deleted_at set, on its raw and data point rows."""
+    inspector = sa.inspect(conn)
+    for table in (schema.raw_feedback, schema.data_points):
+        if "deleted_at" not in {column["name"] for column in inspector.get_columns(table.name)}:
+            kind = table.c.deleted_at.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN deleted_at {kind}'))
 
 
 def _thread_into_fields(conn: sa.Connection) -> None:

@@ -10,6 +10,8 @@ from ..transform.raw import RawFeedback
 
 metadata = sa.MetaData()
 TIMESTAMP = sa.DateTime(timezone=True)
+DELETED_AT = ("when a re-import found the item gone from Usersnap; NULL while it is there. Kept, never "
+              "purged by the pipeline; left out of themes and of the completeness counts")
 
 
 def _partitioned(name: str, *columns: sa.Column, comment: str, key: tuple[str, ...] | None = None) -> sa.Table:
@@ -38,6 +40,7 @@ raw_feedback = _partitioned(
     sa.Column("updated_at", TIMESTAMP),
     sa.Column("fetched_at", TIMESTAMP, nullable=False),
     sa.Column("item_json", sa.Text, nullable=False),
+    sa.Column("deleted_at", TIMESTAMP, comment=DELETED_AT),
     comment="Every feedback item exactly as the API returned it (JSON text), one row per item.",
 )
 
@@ -63,6 +66,7 @@ data_points = _partitioned(
     sa.Column("country", sa.Text),
     sa.Column("city", sa.Text),
     sa.Column("is_demo", sa.Boolean, nullable=False, comment="Usersnap's sample feedback: kept, left out of themes"),
+    sa.Column("deleted_at", TIMESTAMP, comment=DELETED_AT),
     comment="One row per Usersnap submission.",
 )
 

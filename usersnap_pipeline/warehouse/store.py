@@ -143,7 +143,8 @@ class Warehouse:
         return self.stream_partition(project_id, day, list(rows), lambda: [chunk], version=version)
 
     def stream_partition(self, project_id: str, day: date, tables: Sequence[sa.Table],
-                         chunks: Callable[[], Iterable[Chunk]], *, version: datetime) -> bool:
+                         chunks: Callable[[], Iterable[Chunk]], *, version: datetime,
+                         gone: list[str] | None = None) -> bool:
         """:meth:`replace_partition` with the rows of ``tables`` arriving in chunks, (rows by table, their
         feedback ids), as pages come from the API.
 
@@ -154,13 +155,23 @@ class Warehouse:
         all when a newer version of the partition is already stored (nothing is fetched for nothing).
         A PostgreSQL transaction stays open while the API is waited for: seconds, under a 429 pause
         longer, which a server's ``idle_in_transaction_session_timeout`` must allow.
+
+        A fetch of a partition fetched before replaces its items one by one, and the items it held that
+        the fetch no longer returned are kept, marked deleted; ``gone`` receives their ids.
         """
         layers = sorted({schema.LAYERS[table] for table in tables})
-        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})",
-                              lambda: self._replace_once(project_id, day, tables, layers, version, chunks))
+
+        def attempt() -> bool:
+            found: list[str] = []  # a retried transaction finds them again
+            written = self._replace_once(project_id, day, tables, layers, version, chunks, found)
+            if gone is not None:
+                gone.extend(found)
+            return written
+
+        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})", attempt)
 
     def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
-                      version: datetime, chunks: Callable[[], Iterable[Chunk]]) -> bool:
+                      version: datetime, chunks: Callable[[], Iterable[Chunk]], gone: list[str] | None) -> bool:
         # Calling ``chunks`` fetches nothing yet: a generator's pages come as the loop below asks for them.
         arriving = [gathered(chunks())] if self.dialect == "sqlite" else chunks()
         with_raw = schema.raw_feedback in tables
@@ -174,15 +185,25 @@ class Warehouse:
             written_before = self._claim(conn, project_id, day, layers, version)
             if written_before is None:
                 return False
+            # A fetch of a partition fetched before replaces its items one by one: an item the API no
+            # longer returns keeps its rows, marked deleted (soft delete), instead of vanishing.
+            refetch = with_raw and "raw" in written_before
+            present = self._present_ids(conn, project_id, day) if refetch else set()
             for table in tables:
                 # A layer never written for this partition has no rows in it: nothing to delete.
-                if schema.LAYERS[table] in written_before:
+                if schema.LAYERS[table] in written_before and not refetch:
                     conn.execute(table.delete().where(table.c.project_id == project_id,
                                                       table.c.partition_date == day))
             counts = {name: 0 for table, name in _COUNTED.items() if table in tables}
+            arrived: set[str] = set()
             for rows, chunk_ids in arriving:
                 if with_raw:
-                    self._delete_moved(conn, sorted(set(chunk_ids)), project_id, day)
+                    # feedback_id is the first column of every partitioned table (schema._partitioned).
+                    ids = sorted({*chunk_ids, *(row[0] for row in rows.get(schema.raw_feedback, ()))})
+                    if refetch:
+                        self._delete_ids(conn, tables, ids, project_id, day)
+                        arrived.update(ids)
+                    self._delete_moved(conn, ids, project_id, day)
                 else:
                     # Data point rows alone (a re-normalization) follow the raw layer, which says where an
                     # item lives: only items whose raw row is here now are written. One that moved since
@@ -193,9 +214,43 @@ class Warehouse:
                         self._bulk_insert(conn, table, table_rows)
                     if table in _COUNTED:
                         counts[_COUNTED[table]] += len(table_rows)
+            if refetch:
+                deleted = sorted(present - arrived)
+                self._mark_deleted(conn, deleted, project_id, day, version)
+                if gone is not None:
+                    gone.extend(deleted)
             if counts:
                 conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
         return True
+
+    def _present_ids(self, conn: sa.Connection, project_id: str, day: date) -> set[str]:
+        """The items of a partition that are not marked deleted."""
+        raw = schema.raw_feedback
+        return set(conn.execute(sa.select(raw.c.feedback_id).where(
+            raw.c.project_id == project_id, raw.c.partition_date == day, raw.c.deleted_at.is_(None))).scalars())
+
+    def _delete_ids(self, conn: sa.Connection, tables: Sequence[sa.Table], ids: list[str], project_id: str,
+                    day: date) -> None:
+        """The rows of ``ids`` in this partition, from ``tables``: their new rows replace them."""
+        for chunk in _chunks(ids):
+            for table in tables:
+                conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date == day,
+                                                  self._id_in(table.c.feedback_id)),
+                             {"ids": self._ids_value(chunk)})
+
+    def _mark_deleted(self, conn: sa.Connection, ids: list[str], project_id: str, day: date,
+                      when: datetime) -> None:
+        """Items Usersnap no longer returns: their raw and data point rows stay, with ``deleted_at``; their
+        other rows stay with them. A rejected item gone is no longer listed as rejected."""
+        for chunk in _chunks(ids):
+            where = {"ids": self._ids_value(chunk)}
+            for table in (schema.raw_feedback, schema.data_points):
+                conn.execute(table.update().where(table.c.project_id == project_id, table.c.partition_date == day,
+                                                  self._id_in(table.c.feedback_id), table.c.deleted_at.is_(None))
+                             .values(deleted_at=when), where)
+            rejected = schema.rejected_feedback
+            conn.execute(rejected.delete().where(rejected.c.project_id == project_id, rejected.c.partition_date == day,
+                                                 self._id_in(rejected.c.feedback_id)), where)
 
     def _delete_moved(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> None:
         """An item lives in one partition: if any of ``ids`` has rows in another (it moved), they go from
@@ -374,12 +429,13 @@ class Warehouse:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def read_raw(self, project_id: str, day: date) -> list[tuple[str, str]]:
+    def read_raw(self, project_id: str, day: date) -> list[tuple[str, str, datetime | None]]:
+        """(feedback_id, item JSON, deleted_at) of a partition's raw items, in created_at order."""
         table = schema.raw_feedback
-        query = (sa.select(table.c.feedback_id, table.c.item_json)
+        query = (sa.select(table.c.feedback_id, table.c.item_json, table.c.deleted_at)
                  .where(table.c.project_id == project_id, table.c.partition_date == day)
                  .order_by(table.c.created_at, table.c.feedback_id))
-        return [tuple(row) for row in self.fetch(query)]
+        return [(key, text, read_timestamp(deleted)) for key, text, deleted in self.fetch(query)]
 
     def raw_project_ids(self) -> list[str]:
         table = schema.raw_feedback
