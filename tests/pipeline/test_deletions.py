@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
+import pytest
 
 from tests.conftest import ANCHOR, materializations
 from tests.pipeline.conftest import FIRST_DAY
@@ -53,6 +54,7 @@ def test_items_deleted_in_usersnap_are_kept_marked_and_the_checks_pass_again(pip
         {fid: points[fid]["deleted_at"] for fid in gone}
 
 
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # a query: the same on both databases
 def test_deleted_feedback_is_left_out_of_themes(pipeline, pipeline_emulator):
     from usersnap_pipeline.steps.themes import FEEDBACK
 

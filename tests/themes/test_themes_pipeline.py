@@ -44,8 +44,9 @@ def _table(warehouse, table: sa.Table) -> list[tuple]:
     return [tuple(row) for row in warehouse.fetch(sa.select(table).order_by(*table.primary_key.columns))]
 
 
-# Theme discovery and its figures do not depend on the warehouse: these run on the SQLite file only;
-# the PostgreSQL storage of embeddings, assignments, trends and the schedule is covered by the others.
+# Theme discovery, its figures, the report and the schedule's choice do not depend on the warehouse:
+# these run on the SQLite file only; incremental assignment covers the PostgreSQL storage of embeddings,
+# assignments and trends, and the deployment test runs the themes job on PostgreSQL end to end.
 SQLITE_ONLY = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
@@ -178,6 +179,7 @@ def test_too_little_feedback_gives_no_themes_and_says_so(pipeline):
     assert "No themes yet" in report
 
 
+@SQLITE_ONLY
 def test_trends_chart_and_report_are_written_and_attached(pipeline):
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
@@ -233,6 +235,7 @@ def test_the_report_command_renders_from_the_warehouse(pipeline, tmp_path, capsy
     assert (out / "theme_trends.png").stat().st_size > 10_000
 
 
+@SQLITE_ONLY
 def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipeline):
     def requested() -> set[str]:
         with dg.instance_for_test() as instance, \

@@ -4,19 +4,21 @@ Per project, one filter-count over the whole window is compared with the warehou
 totals differ is the window split in halves, recursively, to find the days that differ: a clean
 window costs one request per project, a mismatch a few more per differing day.
 
-Items created after the window's earliest fetch began may not be imported yet; both sides count
-only items created before it, so a live account does not raise false alarms.
+A day fetched in the last ``SETTLING`` minutes, before the day was over (today, right after an import),
+may lack items submitted since, which the change sensor has not brought yet: for such a day both sides
+count only the items created before its fetch began, so a live account raises no false alarm. Every other
+day is counted whole: an item still missing from it later is missing, and the sweep re-imports the day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from ..usersnap import UsersnapClient, created_at_window
 from ..warehouse import Warehouse
-from ..warehouse.audits import accounted_items, earliest_fetch
+from ..warehouse.audits import accounted_items, fetch_times
 from .days import day_bounds
 
 
@@ -39,22 +41,31 @@ class Reconciliation:
         return not self.mismatches
 
 
+SETTLING = timedelta(minutes=15)
+
+
 def reconcile(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str],
-              start: date, end: date) -> Reconciliation:
+              start: date, end: date, *, now: datetime | None = None) -> Reconciliation:
     before = client.stats.snapshot()["requests"]
+    settled = (now or datetime.now(timezone.utc)) - SETTLING
     totals, mismatches = {}, []
     for project_id in project_ids:
-        cutoff = earliest_fetch(warehouse, project_id, start, end)
-        counts = accounted_items(warehouse, [project_id], start, end, created_before=cutoff)
+        # Days fetched recently, before they ended: counted up to their fetch only.
+        cut = {day: fetched for day, fetched in fetch_times(warehouse, project_id, start, end).items()
+               if settled < fetched < day_bounds(day)[1]}
+        counts = accounted_items(warehouse, [project_id], start, end)
+        for day, fetched in cut.items():
+            counts[(project_id, day)] = accounted_items(warehouse, [project_id], day, day + timedelta(days=1),
+                                                        created_before=fetched).get((project_id, day), 0)
 
         def usersnap_count(first: date, stop: date) -> int:
-            window_start, _ = day_bounds(first)
-            window_end, _ = day_bounds(stop)
-            if cutoff is not None:
-                window_end = min(window_end, cutoff)
-            if window_end <= window_start:
-                return 0
-            return client.count_filtered(project_id, created_at_window(window_start, window_end))
+            """Usersnap's items in [first, stop), each cut day up to its fetch: one request per whole stretch."""
+            total, stretch_start = 0, first
+            for day in sorted(d for d in cut if first <= d < stop):
+                total += _count(client, project_id, day_bounds(stretch_start)[0], day_bounds(day)[0])
+                total += _count(client, project_id, day_bounds(day)[0], cut[day])
+                stretch_start = day + timedelta(days=1)
+            return total + _count(client, project_id, day_bounds(stretch_start)[0], day_bounds(stop)[0])
 
         def ours(first: date, stop: date) -> int:
             return sum(n for (_, day), n in counts.items() if first <= day < stop)
@@ -75,3 +86,9 @@ def reconcile(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequenc
         totals[project_id] = (ours(start, end), total)
         localize(start, end, total)
     return Reconciliation(totals, mismatches, client.stats.snapshot()["requests"] - before)
+
+
+def _count(client: UsersnapClient, project_id: str, window_start, window_end) -> int:
+    if window_end <= window_start:
+        return 0
+    return client.count_filtered(project_id, created_at_window(window_start, window_end))

@@ -41,10 +41,12 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
     return counts
 
 
-def earliest_fetch(warehouse: Warehouse, project_id: str, start: date, end: date) -> datetime | None:
+def fetch_times(warehouse: Warehouse, project_id: str, start: date, end: date) -> dict[date, datetime]:
+    """When each fetched (project, day) partition of the window was last fetched."""
     state = schema.partition_state
-    return read_timestamp(warehouse.fetch(sa.select(sa.func.min(state.c.raw_version))
-                                          .where(*_in_window(state, [project_id], start, end)))[0][0])
+    rows = warehouse.fetch(sa.select(state.c.partition_date, state.c.raw_version)
+                           .where(*_in_window(state, [project_id], start, end), state.c.raw_version.is_not(None)))
+    return {read_date(day): read_timestamp(version) for day, version in rows}
 
 
 def duplicate_feedback_ids(warehouse: Warehouse, project_ids: Sequence[str], start: date, end: date) -> int:
