@@ -37,10 +37,14 @@ class UsersnapResource(dg.ConfigurableResource):
         return (f"Usersnap is disconnected ({self.jwt_id_env} / {self.jwt_secret_env} not set): no call is made "
                 "and everything already imported stays in the warehouse.")
 
+    def tick_client(self):
+        """A client for a sensor or schedule tick: fewer attempts and a shorter backoff, as a tick must end
+        well within Dagster's tick timeout, and a failed tick simply runs again next interval."""
+        return self.client(max_attempts=3, backoff_max=5.0)
+
     @contextmanager
     def client(self, *, max_attempts: int | None = None, backoff_max: float | None = None) -> Iterator[UsersnapClient]:
-        """A client for this account. Sensor ticks pass fewer attempts and a shorter backoff: a tick must
-        end well within Dagster's tick timeout, and a failed tick simply runs again next interval."""
+        """A client for this account."""
         credentials = self.credentials()
         if credentials is None:
             raise UsersnapConfigError(f"{self.jwt_id_env} and {self.jwt_secret_env} must both be set to call "

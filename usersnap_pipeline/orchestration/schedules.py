@@ -60,12 +60,12 @@ def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDe
     )
     def daily_reconciliation(context: dg.ScheduleEvaluationContext):
         usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         if usersnap.credentials() is None:
             return dg.SkipReason(usersnap.disconnected_reason())
         keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
         first, last = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
-        with usersnap.client(max_attempts=3, backoff_max=5.0) as client, warehouse.open() as store:
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
+        with usersnap.tick_client() as client, warehouse.open() as store:
             projects = list(configured_projects) or store.raw_project_ids()
             result = reconcile(client, store, projects, first, last + timedelta(days=1))
         if result.passed:

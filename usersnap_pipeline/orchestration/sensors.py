@@ -42,7 +42,7 @@ def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, 
         if usersnap.credentials() is None:
             return dg.SkipReason(usersnap.disconnected_reason())
         cursor = ChangeCursor.from_json(context.cursor)
-        with usersnap.client(max_attempts=3, backoff_max=5.0) as client, warehouse.open() as store:
+        with usersnap.tick_client() as client, warehouse.open() as store:
             projects = list(configured_projects)
             if not projects:
                 now = datetime.now(timezone.utc)
