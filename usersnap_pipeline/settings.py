@@ -20,6 +20,9 @@ from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 DEFAULT_REPORT_DIR = Path("data") / "reports"
 DEFAULT_IMPORT_SCHEDULE_CRON = "5 * * * *"  # minute 5 of every hour, UTC
+# The other schedules, all UTC: the daily reconciliation sweep, assignees, theme assignment, theme discovery.
+DEFAULT_CRONS = {"reconciliation_cron": "40 2 * * *", "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *",
+                 "theme_discovery_cron": "0 5 * * 1"}
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -39,6 +42,10 @@ class Settings:
     report_dir: Path = DEFAULT_REPORT_DIR
     import_schedule_cron: str = DEFAULT_IMPORT_SCHEDULE_CRON
     themes_model: str = DEFAULT_THEMES_MODEL
+    reconciliation_cron: str = DEFAULT_CRONS["reconciliation_cron"]
+    assignees_cron: str = DEFAULT_CRONS["assignees_cron"]
+    themes_cron: str = DEFAULT_CRONS["themes_cron"]
+    theme_discovery_cron: str = DEFAULT_CRONS["theme_discovery_cron"]
     themes: bool = True
     # Names of the environment variables holding secrets, read at run time (never their values here).
     jwt_id_env: str = "USERSNAP_JWT_ID"
@@ -62,6 +69,10 @@ ENVIRONMENT_NAMES = {
     "report_dir": "USERSNAP_REPORT_DIR",
     "import_schedule_cron": "USERSNAP_IMPORT_SCHEDULE_CRON",
     "themes_model": "USERSNAP_THEMES_MODEL",
+    "reconciliation_cron": "USERSNAP_RECONCILIATION_CRON",
+    "assignees_cron": "USERSNAP_ASSIGNEES_CRON",
+    "themes_cron": "USERSNAP_THEMES_CRON",
+    "theme_discovery_cron": "USERSNAP_THEME_DISCOVERY_CRON",
 }
 
 
@@ -115,6 +126,7 @@ def load_settings(environ: Mapping[str, object] | None = None,
         import_schedule_cron=_cron(value("import_schedule_cron"), name("import_schedule_cron"),
                                    DEFAULT_IMPORT_SCHEDULE_CRON),
         themes_model=value("themes_model") or DEFAULT_THEMES_MODEL,
+        **{field: _cron(value(field), name(field), default) for field, default in DEFAULT_CRONS.items()},
     )
 
 

@@ -101,6 +101,7 @@ def test_secrets_are_variable_names_not_values(monkeypatch):
     ({**ENV, "USERSNAP_PROJECT_IDS": "abc, d e f"}, "not project ids"),
     ({**ENV, "USERSNAP_WAREHOUSE_URL": "mysql://u:hunter2@db/x"}, "must be a SQLAlchemy URL"),
     ({**ENV, "USERSNAP_FETCH_CONCURRENCY": "0"}, "USERSNAP_FETCH_CONCURRENCY"),
+    ({**ENV, "USERSNAP_RECONCILIATION_CRON": "daily"}, "USERSNAP_RECONCILIATION_CRON='daily' is not a cron"),
 ])
 def test_bad_settings_fail_with_a_message_naming_the_fix(env, message):
     with pytest.raises(SettingsError, match=message) as caught:
@@ -153,3 +154,16 @@ def test_every_table_asset_shows_the_columns_of_its_warehouse_table():
     point_columns = {c.name: c for c in defs.resolve_assets_def("data_points").specs_by_key[
         dg.AssetKey("data_points")].metadata["dagster/column_schema"].columns}
     assert point_columns["rating"].type == "float" and point_columns["feedback_id"].constraints.unique
+
+
+def test_every_schedule_takes_its_cron_from_the_component():
+    from usersnap_pipeline.components import UsersnapFeedbackComponent
+
+    crons = {"import_schedule_cron": "1 * * * *", "reconciliation_cron": "2 1 * * *", "assignees_cron": "3 1 * * *",
+             "themes_cron": "4 * * * *", "theme_discovery_cron": "5 1 * * 2"}
+    component = UsersnapFeedbackComponent(import_history_start="2026-05-01", **crons)
+    defs = build_definitions(component.settings(), component.names())
+    schedules = {"import_schedule_cron": "usersnap_hourly_recent_import",
+                 "reconciliation_cron": "usersnap_daily_reconciliation", "assignees_cron": "usersnap_daily_assignees",
+                 "themes_cron": "usersnap_hourly_themes", "theme_discovery_cron": "usersnap_weekly_theme_discovery"}
+    assert {field: defs.resolve_schedule_def(name).cron_schedule for field, name in schedules.items()} == crons

@@ -68,7 +68,11 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     warehouse_url_env: str | None = None  # the variable holding the URL (read at run time); wins when set
     fetch_concurrency: int | str | None = None  # (project, day) windows fetched at once; default 4
     sensor_interval_seconds: int | str | None = None  # default 60
-    import_schedule_cron: str | None = None  # default "5 * * * *" (UTC)
+    import_schedule_cron: str | None = None  # default "5 * * * *" (UTC); the others below, likewise
+    reconciliation_cron: str | None = None  # default "40 2 * * *"
+    assignees_cron: str | None = None  # default "15 3 * * *"
+    themes_cron: str | None = None  # default "20 * * * *"
+    theme_discovery_cron: str | None = None  # default "0 5 * * 1"
     themes: bool = True
     themes_model: str | None = None
     report_dir: str | None = None  # default data/reports

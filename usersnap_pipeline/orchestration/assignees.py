@@ -37,10 +37,10 @@ def build_assignees_asset(configured_projects: Sequence[str], names: AccountName
     return assignees
 
 
-def build_assignees_schedule(job, names: AccountNames) -> dg.ScheduleDefinition:
+def build_assignees_schedule(job, names: AccountNames, cron_schedule: str) -> dg.ScheduleDefinition:
     usersnap_key = names("usersnap")
 
-    @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule="15 3 * * *", execution_timezone="UTC",
+    @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule=cron_schedule, execution_timezone="UTC",
                  job=job, default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={usersnap_key},
                  description="Refresh the assignees table once a day.")
     def daily_assignees(context: dg.ScheduleEvaluationContext):

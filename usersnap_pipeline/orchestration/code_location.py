@@ -45,7 +45,8 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
                                          description="Themes and trends: discovery, assignment, trends and the report.")
         assets += theme_assets
         jobs.append(themes_job)
-        schedules += build_theme_schedules(themes_job, names)
+        schedules += build_theme_schedules(themes_job, names, assign_cron=settings.themes_cron,
+                                           discovery_cron=settings.theme_discovery_cron)
         resources[names("theme_encoder")] = ThemeEncoderResource(model=settings.themes_model)
     return dg.Definitions(
         # The import is I/O-bound and its steps run one after the other: a process per step would
@@ -55,8 +56,9 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
         asset_checks=build_data_point_checks(partitions_def, configured_projects=settings.project_ids, names=names),
         jobs=jobs,
         schedules=[build_recent_import_schedule(import_job, partitions_def, settings.import_schedule_cron, names),
-                   build_reconciliation_schedule(import_job, partitions_def, settings.project_ids, names),
-                   build_assignees_schedule(assignees_job, names), *schedules],
+                   build_reconciliation_schedule(import_job, partitions_def, settings.project_ids, names,
+                                                 settings.reconciliation_cron),
+                   build_assignees_schedule(assignees_job, names, settings.assignees_cron), *schedules],
         sensors=[build_change_sensor(import_job, partitions_def, configured_projects=settings.project_ids,
                                      interval_seconds=settings.sensor_interval_seconds, names=names)],
         resources=resources,

@@ -12,7 +12,6 @@ from .partitions import range_tags
 from .resources import UsersnapResource, WarehouseResource
 from .sensors import project_run_config
 
-RECONCILIATION_CRON = "40 2 * * *"  # daily, 02:40 UTC
 
 RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
 
@@ -43,12 +42,13 @@ def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDef
 
 
 def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
-                                  configured_projects: Sequence[str], names: AccountNames) -> dg.ScheduleDefinition:
+                                  configured_projects: Sequence[str], names: AccountNames,
+                                  cron_schedule: str) -> dg.ScheduleDefinition:
     usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
 
     @dg.schedule(
         name=names("usersnap_daily_reconciliation"),
-        cron_schedule=RECONCILIATION_CRON,
+        cron_schedule=cron_schedule,
         execution_timezone="UTC",
         job=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,

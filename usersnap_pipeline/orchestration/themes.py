@@ -158,10 +158,11 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
     return [data_point_embeddings, themes, data_point_themes, theme_trends, theme_report]
 
 
-def build_theme_schedules(job, names: AccountNames) -> list[dg.ScheduleDefinition]:
+def build_theme_schedules(job, names: AccountNames, *, assign_cron: str,
+                          discovery_cron: str) -> list[dg.ScheduleDefinition]:
     warehouse_key = names("warehouse")
 
-    @dg.schedule(name=names("usersnap_hourly_themes"), cron_schedule="20 * * * *", execution_timezone="UTC", job=job,
+    @dg.schedule(name=names("usersnap_hourly_themes"), cron_schedule=assign_cron, execution_timezone="UTC", job=job,
                  default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={warehouse_key},
                  description="Assign new and edited data points to the existing themes and recount the trends; "
                              "discovers themes first if there are none yet.")
@@ -172,7 +173,7 @@ def build_theme_schedules(job, names: AccountNames) -> list[dg.ScheduleDefinitio
         selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
         return dg.RunRequest(asset_selection=[names.asset(name) for name in selection])
 
-    @dg.schedule(name=names("usersnap_weekly_theme_discovery"), cron_schedule="0 5 * * 1", execution_timezone="UTC",
+    @dg.schedule(name=names("usersnap_weekly_theme_discovery"), cron_schedule=discovery_cron, execution_timezone="UTC",
                  job=job, default_status=dg.DefaultScheduleStatus.RUNNING,
                  description="Re-discover the themes once a week (matching themes keep their ids), then reassign.")
     def weekly_discovery(context: dg.ScheduleEvaluationContext):
