@@ -239,3 +239,13 @@ def test_a_crawl_whose_cursor_item_is_deleted_between_two_pages_resumes_without_
     assert len(ids) == len(set(ids)) == len(items)
     assert set(ids) == {item["feedback_id"] for item in items}
     assert emulator.requests_made("filter") == (len(items) + 19) // 20 + 1  # one refused page, then on
+
+
+def test_a_live_submission_never_reuses_an_existing_feedback_id():
+    """The store's live generator is seeded like the dataset: it must not replay the dataset's ids (a reused id
+    left the old item's index entry behind, and the counts disagreed with the listing)."""
+    store = Emulator(generate(seed=11, items=300, projects=1, days=6, end=ANCHOR), seed=11).store
+    before = {item["feedback_id"] for item in store.items()}
+    submitted = [store.submit_random()["feedback_id"] for _ in range(300)]
+    assert len(set(submitted)) == 300 and not before & set(submitted)
+    assert len(store.items()) == 600

@@ -315,6 +315,8 @@ class FeedbackStore:
             self._next_number[project_id] += 1
             created = self._now_after(self._latest_created(project_id))
             item, topic, scale = self._factories[project_id].make(parse_time(created), self._next_number[project_id])
+            while item["feedback_id"] in self._meta:  # seeded like the dataset, the live rng can replay its ids
+                item, topic, scale = self._factories[project_id].make(parse_time(created), self._next_number[project_id])
             item["updated_at"] = created
             item["labels"] = []
             item["status_type"] = "open"
