@@ -16,6 +16,15 @@ from .sensors import project_run_config
 RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
 
 
+def _partition_keys_if_connected(context: dg.ScheduleEvaluationContext, usersnap_key: str,
+                                 partitions_def: dg.TimeWindowPartitionsDefinition) -> list[str] | dg.SkipReason:
+    """The partitions as of the tick; a quiet skip, calling nothing, when the account is disconnected."""
+    usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+    if usersnap.credentials() is None:
+        return dg.SkipReason(usersnap.disconnected_reason())
+    return partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+
+
 def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
                                  cron_schedule: str, names: AccountNames) -> dg.ScheduleDefinition:
     usersnap_key = names("usersnap")
@@ -31,10 +40,9 @@ def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDef
                     "USERSNAP_IMPORT_SCHEDULE_CRON).",
     )
     def hourly_recent_import(context: dg.ScheduleEvaluationContext):
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        if usersnap.credentials() is None:
-            return dg.SkipReason(usersnap.disconnected_reason())
-        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        if isinstance(keys, dg.SkipReason):
+            return keys
         recent = keys[-RECENT_DAYS:]
         return dg.RunRequest(tags=range_tags(recent[0], recent[-1]))
 
@@ -59,11 +67,11 @@ def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDe
                     "behind the pipeline's back. Run it by hand with Test schedule → Launch.",
     )
     def daily_reconciliation(context: dg.ScheduleEvaluationContext):
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        if usersnap.credentials() is None:
-            return dg.SkipReason(usersnap.disconnected_reason())
-        keys = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        if isinstance(keys, dg.SkipReason):
+            return keys
         first, last = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
         warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         with usersnap.tick_client() as client, warehouse.open() as store:
             projects = list(configured_projects) or store.raw_project_ids()
