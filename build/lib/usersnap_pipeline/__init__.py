@@ -1,0 +1,1 @@
+"""usersnap-pipeline: Usersnap feedback into a warehouse, with Dagster."""

@@ -1,0 +1,1 @@
+"""Dagster definitions: thin wrappers that call ``steps`` with resources and report metadata."""

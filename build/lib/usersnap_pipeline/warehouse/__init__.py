@@ -1,0 +1,5 @@
+"""The warehouse: table definitions and atomic partition writes (SQLite or PostgreSQL)."""
+
+from .store import Warehouse
+
+__all__ = ["Warehouse"]
