@@ -1,1 +1,0 @@
-"""usersnap-pipeline: Usersnap feedback into a warehouse, with Dagster."""

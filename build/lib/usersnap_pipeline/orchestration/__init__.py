@@ -1,1 +1,0 @@
-"""Dagster definitions: thin wrappers that call ``steps`` with resources and report metadata."""

@@ -1,1 +1,0 @@
-"""Pure transforms: API items to table rows. No I/O."""
