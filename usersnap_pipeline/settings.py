@@ -1,8 +1,10 @@
-"""Configuration from the environment, read once and validated when the code location loads.
+"""Configuration, read once and validated when the code location loads: from the environment, or from
+a component's attributes (components/), through the same checks.
 
-Secrets (``USERSNAP_JWT_ID``, ``USERSNAP_JWT_SECRET``, a warehouse URL with a password) are *not*
-read here: resources take them through ``dg.EnvVar`` at run time, so they never enter run config,
-metadata or this object.
+The JWT ID and secret are *not* read here: only the names of their variables are kept, and resources
+read them through ``dg.EnvVar`` at run time, so they never enter run config, metadata or this object.
+A warehouse URL is read to be validated; when it came from a variable, the resource holds that variable
+(``warehouse_url_env``), never the value.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 DEFAULT_REPORT_DIR = Path("data") / "reports"
-DEFAULT_IMPORT_SCHEDULE_CRON = "5 * * * *"  # minute 5 of every hour, UTC
-# The other schedules, all UTC: the daily reconciliation sweep, assignees, theme assignment, theme discovery.
-DEFAULT_CRONS = {"reconciliation_cron": "40 2 * * *", "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *",
-                 "theme_discovery_cron": "0 5 * * 1"}
+# The schedules, all UTC: the recent days' import (minute 5 of every hour), the daily reconciliation sweep,
+# assignees, theme assignment, theme discovery.
+DEFAULT_CRONS = {"import_schedule_cron": "5 * * * *", "reconciliation_cron": "40 2 * * *",
+                 "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *", "theme_discovery_cron": "0 5 * * 1"}
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -40,7 +42,7 @@ class Settings:
     sensor_interval_seconds: int = 60
     fetch_concurrency: int = 4
     report_dir: Path = DEFAULT_REPORT_DIR
-    import_schedule_cron: str = DEFAULT_IMPORT_SCHEDULE_CRON
+    import_schedule_cron: str = DEFAULT_CRONS["import_schedule_cron"]
     themes_model: str = DEFAULT_THEMES_MODEL
     reconciliation_cron: str = DEFAULT_CRONS["reconciliation_cron"]
     assignees_cron: str = DEFAULT_CRONS["assignees_cron"]
@@ -123,8 +125,6 @@ def load_settings(environ: Mapping[str, object] | None = None,
         sensor_interval_seconds=_positive_int(value("sensor_interval_seconds"), name("sensor_interval_seconds"), 60),
         fetch_concurrency=_positive_int(value("fetch_concurrency"), name("fetch_concurrency"), 4),
         report_dir=Path(value("report_dir") or DEFAULT_REPORT_DIR),
-        import_schedule_cron=_cron(value("import_schedule_cron"), name("import_schedule_cron"),
-                                   DEFAULT_IMPORT_SCHEDULE_CRON),
         themes_model=value("themes_model") or DEFAULT_THEMES_MODEL,
         **{field: _cron(value(field), name(field), default) for field, default in DEFAULT_CRONS.items()},
     )

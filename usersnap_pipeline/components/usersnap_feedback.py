@@ -87,18 +87,17 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
             raise SettingsError(f"{where}/defs.yaml: {exc}") from None
 
     def settings(self) -> Settings:
+        """The settings, validated as the environment's are; an error names the attribute."""
         values = {field_name: getattr(self, field_name) for field_name in ENVIRONMENT_NAMES if field_name != "project_ids"}
         values["project_ids"] = ",".join(self.projects) if isinstance(self.projects, list) else self.projects
-        warehouse_url_env = None
-        if self.warehouse_url_env and dg.EnvVar(self.warehouse_url_env).get_value():
-            # Read here only to validate it; the resource gets the variable, not the value.
-            values["warehouse_url"], warehouse_url_env = dg.EnvVar(self.warehouse_url_env).get_value(), \
-                self.warehouse_url_env
-        names = {field_name: field_name for field_name in ENVIRONMENT_NAMES}
-        names["project_ids"] = "projects"
-        settings = load_settings(values, names)
+        url_from_env = dg.EnvVar(self.warehouse_url_env).get_value() if self.warehouse_url_env else None
+        if url_from_env:  # read here only to validate it: the resource gets the variable, not the value
+            values["warehouse_url"] = url_from_env
+        settings = load_settings(values, {**{field_name: field_name for field_name in ENVIRONMENT_NAMES},
+                                          "project_ids": "projects"})
         return dataclasses.replace(settings, themes=self.themes, jwt_id_env=self.jwt_id_env,
-                                   jwt_secret_env=self.jwt_secret_env, warehouse_url_env=warehouse_url_env)
+                                   jwt_secret_env=self.jwt_secret_env,
+                                   warehouse_url_env=self.warehouse_url_env if url_from_env else None)
 
     def names(self) -> AccountNames:
         translation = self.translation or UsersnapTranslation()

@@ -15,7 +15,7 @@ ASSIGNEES_JOB = "usersnap_assignees"
 
 
 def build_assignees_asset(configured_projects: Sequence[str], names: AccountNames):
-    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     @dg.asset(key=names.asset("assignees"), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
               metadata=table_metadata(assignees_table), required_resource_keys={usersnap_key, warehouse_key},
@@ -38,7 +38,7 @@ def build_assignees_asset(configured_projects: Sequence[str], names: AccountName
 
 
 def build_assignees_schedule(job, names: AccountNames, cron_schedule: str) -> dg.ScheduleDefinition:
-    usersnap_key = names("usersnap")
+    usersnap_key = names.usersnap_key
 
     @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule=cron_schedule, execution_timezone="UTC",
                  job=job, default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={usersnap_key},

@@ -20,7 +20,7 @@ from .resources import UsersnapResource, WarehouseResource
 def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *,
                             configured_projects: Sequence[str], names: AccountNames) -> list:
     data_points = names.asset("data_points")
-    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     def projects_of(store) -> list[str]:
         return list(configured_projects) or store.raw_project_ids()

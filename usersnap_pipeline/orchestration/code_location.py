@@ -31,11 +31,11 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
                                         description="Refresh the assignees table.")
     assets, jobs, schedules = [import_assets, assignees], [import_job, assignees_job], []
     resources = {
-        names("usersnap"): UsersnapResource(api_url=settings.api_url, jwt_id_env=settings.jwt_id_env,
-                                            jwt_secret_env=settings.jwt_secret_env,
-                                            concurrency=settings.fetch_concurrency),
+        names.usersnap_key: UsersnapResource(api_url=settings.api_url, jwt_id_env=settings.jwt_id_env,
+                                             jwt_secret_env=settings.jwt_secret_env,
+                                             concurrency=settings.fetch_concurrency),
         # A URL from the environment may carry a password: as an EnvVar only the variable's name is shown.
-        names("warehouse"): WarehouseResource(
+        names.warehouse_key: WarehouseResource(
             url=dg.EnvVar(settings.warehouse_url_env) if settings.warehouse_url_env else settings.warehouse_url,
             namespace=names.key_prefix),
     }
@@ -47,7 +47,7 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
         jobs.append(themes_job)
         schedules += build_theme_schedules(themes_job, names, assign_cron=settings.themes_cron,
                                            discovery_cron=settings.theme_discovery_cron)
-        resources[names("theme_encoder")] = ThemeEncoderResource(model=settings.themes_model)
+        resources[names.encoder_key] = ThemeEncoderResource(model=settings.themes_model)
     return dg.Definitions(
         # The import is I/O-bound and its steps run one after the other: a process per step would
         # only add start-up time (seconds per step on a small machine), so steps run in the run's process.

@@ -47,7 +47,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         tags=names.tags, metadata=table_metadata(schema.data_points), freshness_policy=DATA_POINTS_FRESHNESS,
         description="One data point per submission, and its metadata tables: "
                     + "; ".join(f"{table.name}: {table.comment.rstrip('.')}" for table in NORMALIZED_TABLES) + ".")
-    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     # One op for both assets: selected together, each (project, day) is fetched, normalized and
     # written in one transaction, nothing read back. Dagster records a materialization per asset

@@ -35,3 +35,16 @@ class AccountNames:
     def __call__(self, name: str) -> str:
         """The name of a job, schedule, sensor, op or resource key."""
         return f"{self.key_prefix}_{name}" if self.key_prefix else name
+
+    # The account's resource keys: its API client, its warehouse namespace, its theme encoder.
+    @property
+    def usersnap_key(self) -> str:
+        return self("usersnap")
+
+    @property
+    def warehouse_key(self) -> str:
+        return self("warehouse")
+
+    @property
+    def encoder_key(self) -> str:
+        return self("theme_encoder")

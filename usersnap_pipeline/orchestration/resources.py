@@ -1,5 +1,6 @@
-"""Typed resources. Secrets arrive through ``dg.EnvVar``: Dagster resolves them at run time and
-shows only the variable's name in the UI, never its value."""
+"""Typed resources: one account's API client, warehouse and theme encoder. Secrets stay in the environment:
+the resources hold the variables' names and read them through ``dg.EnvVar`` when they are used, so the UI
+and the run config show the name, never the value."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager

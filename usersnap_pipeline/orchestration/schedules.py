@@ -27,7 +27,7 @@ def _partition_keys_if_connected(context: dg.ScheduleEvaluationContext, usersnap
 
 def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
                                  cron_schedule: str, names: AccountNames) -> dg.ScheduleDefinition:
-    usersnap_key = names("usersnap")
+    usersnap_key = names.usersnap_key
 
     @dg.schedule(
         name=names("usersnap_hourly_recent_import"),
@@ -52,7 +52,7 @@ def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDef
 def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
                                   configured_projects: Sequence[str], names: AccountNames,
                                   cron_schedule: str) -> dg.ScheduleDefinition:
-    usersnap_key, warehouse_key = names("usersnap"), names("warehouse")
+    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     @dg.schedule(
         name=names("usersnap_daily_reconciliation"),

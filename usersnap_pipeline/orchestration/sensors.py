@@ -24,7 +24,7 @@ def project_run_config(project_ids: Sequence[str], names: AccountNames = Account
 def build_change_sensor(job, partitions_def: dg.TimeWindowPartitionsDefinition, *,
                         configured_projects: Sequence[str], interval_seconds: int,
                         names: AccountNames) -> dg.SensorDefinition:
-    sensor_name, usersnap_key, warehouse_key = names(CHANGE_SENSOR), names("usersnap"), names("warehouse")
+    sensor_name, usersnap_key, warehouse_key = names(CHANGE_SENSOR), names.usersnap_key, names.warehouse_key
 
     @dg.sensor(
         name=sensor_name,

@@ -38,7 +38,7 @@ def _top_themes_table(themes: list) -> dg.MetadataValue:
 
 
 def build_theme_assets(report_dir: Path, names: AccountNames):
-    encoder_key, warehouse_key = names("theme_encoder"), names("warehouse")
+    encoder_key, warehouse_key = names.encoder_key, names.warehouse_key
     common = {"group_name": names.themes_group, "tags": names.tags}
 
     def warehouse_of(context) -> WarehouseResource:
@@ -160,7 +160,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
 def build_theme_schedules(job, names: AccountNames, *, assign_cron: str,
                           discovery_cron: str) -> list[dg.ScheduleDefinition]:
-    warehouse_key = names("warehouse")
+    warehouse_key = names.warehouse_key
 
     @dg.schedule(name=names("usersnap_hourly_themes"), cron_schedule=assign_cron, execution_timezone="UTC", job=job,
                  default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={warehouse_key},

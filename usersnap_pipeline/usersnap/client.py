@@ -164,14 +164,13 @@ def _decode_page_item_by_item(content: bytes) -> Any:
             previous = char
     else:
         raise ValueError("a page too deeply nested to read, with no feedbacks list to cut out")
-    texts = [content[a:b].decode() for a, b in spans]
     items = []
-    for text in texts:
+    for first, stop in spans:
         try:
-            items.append(_decode_json(text.encode()))
+            items.append(_decode_json(content[first:stop]))
         except RecursionError:
             items.append(TOO_DEEP)
-    outer["data"].update({"feedbacks": items, _ITEM_TEXTS: texts})
+    outer["data"].update({"feedbacks": items, _ITEM_TEXTS: [content[a:b].decode() for a, b in spans]})
     return outer
 
 

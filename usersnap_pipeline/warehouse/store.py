@@ -162,7 +162,7 @@ class Warehouse:
         layers = sorted({schema.LAYERS[table] for table in tables})
 
         def attempt() -> bool:
-            found: list[str] = []  # a retried transaction finds them again
+            found: list[str] = []  # only a committed attempt's count: a retried transaction finds them again
             written = self._replace_once(project_id, day, tables, layers, version, chunks, found)
             if gone is not None:
                 gone.extend(found)
@@ -171,7 +171,7 @@ class Warehouse:
         return self._retrying(f"write {project_id} {day} ({', '.join(layers)})", attempt)
 
     def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
-                      version: datetime, chunks: Callable[[], Iterable[Chunk]], gone: list[str] | None) -> bool:
+                      version: datetime, chunks: Callable[[], Iterable[Chunk]], gone: list[str]) -> bool:
         # Calling ``chunks`` fetches nothing yet: a generator's pages come as the loop below asks for them.
         arriving = [gathered(chunks())] if self.dialect == "sqlite" else chunks()
         with_raw = schema.raw_feedback in tables
@@ -215,10 +215,8 @@ class Warehouse:
                     if table in _COUNTED:
                         counts[_COUNTED[table]] += len(table_rows)
             if refetch:
-                deleted = sorted(present - arrived)
-                self._mark_deleted(conn, deleted, project_id, day, version)
-                if gone is not None:
-                    gone.extend(deleted)
+                gone.extend(sorted(present - arrived))
+                self._mark_deleted(conn, gone, project_id, day, version)
             if counts:
                 conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
         return True
@@ -231,7 +229,7 @@ class Warehouse:
 
     def _delete_ids(self, conn: sa.Connection, tables: Sequence[sa.Table], ids: list[str], project_id: str,
                     day: date) -> None:
-        """The rows of ``ids`` in this partition, from ``tables``: their new rows replace them."""
+        """The rows of ``ids`` in the partition (``project_id``, ``day``) of each of ``tables``."""
         for chunk in _chunks(ids):
             for table in tables:
                 conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date == day,
@@ -256,12 +254,7 @@ class Warehouse:
         """An item lives in one partition: if any of ``ids`` has rows in another (it moved), they go from
         there, from every table, so no layer ever holds it twice."""
         for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
-            for chunk in _chunks(moved):
-                for table in schema.PARTITIONED_TABLES:
-                    conn.execute(table.delete().where(table.c.project_id == old_project,
-                                                      table.c.partition_date == old_day,
-                                                      self._id_in(table.c.feedback_id)),
-                                 {"ids": self._ids_value(chunk)})
+            self._delete_ids(conn, schema.PARTITIONED_TABLES, moved, old_project, old_day)
 
     def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: Sequence[str],
                          project_id: str, day: date) -> dict[sa.Table, Sequence[tuple]]:
