@@ -1,19 +1,20 @@
 """Import speed and memory: the pipeline against a raw crawl and dlt, in one run, on one emulator.
 
-For each size N and added latency, an emulator process serves N items over 4 projects and 180 days;
-then, each as its own process, from empty tables:
+For each case (N items over P projects and D days) and added latency, an emulator process serves the
+items; then, each as its own process, from empty tables:
   raw        bench/raw_crawl.py: plain requests loop over the filter endpoint, limit 100, discards items
   pipeline   the README's CLI backfill (`dg launch --partition-range`), one run,
              into PostgreSQL and into SQLite
   dlt        bench/peer_dlt.py: dlt's rest_api source into the same PostgreSQL
-Reports wall time, items/s, peak RSS, API requests and the ratios, and where the CPU went: the contender's
-process, the emulator, and the rest of the machine (PostgreSQL, for the contenders that write to it);
-writes bench/results/import_speed.json.
+Reports wall time, items/s, peak RSS, API requests (and the pages a sequential crawl needs), the
+pipeline's import step alone (its run less Dagster's start-up and checks), the ratios, and where the CPU
+went: the contender's process, the emulator, and the rest of the machine (PostgreSQL, for the contenders
+that write to it); writes bench/results/import_speed.json.
 
-    python bench/import_speed.py                      # N = 20,000 and 200,000; 0 and 100 ms latency
-    python bench/import_speed.py --items 20000 --latency-ms 0
-    python bench/import_speed.py --items 200000 --contenders raw pipeline_postgres   # a quick look; no JSON
-    python bench/import_speed.py --items 20000 --days 2 --projects 1 --latency-ms 0 --contenders pipeline_postgres
+    python bench/import_speed.py                      # every case of RUNS (about 12 minutes)
+    python bench/import_speed.py --case dense --latency-ms 0
+    python bench/import_speed.py --case sparse --contenders raw pipeline_postgres   # a quick look; no JSON
+    python bench/import_speed.py --case custom --items 40000 --days 2 --projects 1 --contenders pipeline_postgres
                                                       # 10,000 items a day: memory with large partitions
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,8 +42,12 @@ RESULTS = Path(__file__).parent / "results" / "import_speed.json"
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 SELECTION = "raw_feedback,data_points"
 TICKS = os.sysconf("SC_CLK_TCK")
-DAYS, PROJECTS = 180, 4
 CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt")
+# name -> (items, projects, days): dense as a busy account's half year, large as the previous rounds'
+# reference, sparse as a quiet account's three years (3 items a day per project)
+CASES = {"dense": (60_000, 2, 175), "large": (200_000, 4, 180), "sparse": (6_570, 2, 1_095)}
+RUNS = (("dense", 0), ("dense", 100), ("large", 0), ("sparse", 0), ("sparse", 100))
+STEP_DONE = re.compile(r'Finished execution of step "\w*import_feedback" in ([\d.]+)(ms|s)\b')
 
 
 def free_port() -> int:
@@ -84,8 +90,11 @@ def run(name: str, command: list[str], env: dict, port: int, workdir: Path, emul
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{name} failed ({process.returncode}); see {out}:\n{out.read_text()[-3000:]}")
+    output = out.read_text()
+    step = STEP_DONE.search(output)
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "requests": emulator_requests(port) - before, "output": out.read_text()[-400:],
+            "requests": emulator_requests(port) - before, "output": output[-400:],
+            **({"import_step_s": round(float(step[1]) / (1000 if step[2] == "ms" else 1), 2)} if step else {}),
             "cpu_s": {"own": round(own, 1), "emulator": round(emulator, 1),
                       "rest": round(max(0.0, machine - own - emulator), 1)}}
 
@@ -155,11 +164,12 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
             "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
 
 
-def measure(items: int, latency_ms: float, concurrency: int, work: Path, contenders=CONTENDERS, days: int = DAYS,
-            projects: int = PROJECTS) -> dict:
+def measure(case: str, items: int, projects: int, days: int, latency_ms: float, concurrency: int, work: Path,
+            contenders=CONTENDERS) -> dict:
     port = free_port()
     emulator = start_emulator(items, latency_ms, port, days, projects)
-    results: dict = {"items": items, "latency_ms": latency_ms, "concurrency": concurrency}
+    results: dict = {"case": case, "items": items, "projects": projects, "days": days, "latency_ms": latency_ms,
+                     "concurrency": concurrency}
     databases: list[str] = []
     try:
         url = f"http://127.0.0.1:{port}/v0.1"
@@ -208,58 +218,70 @@ def measure(items: int, latency_ms: float, concurrency: int, work: Path, contend
             if name in results:
                 results[name]["items_per_s"] = round(items / results[name]["wall_s"])
                 results[name].pop("output", None)
+    if "raw" in results:
+        results["pages"] = results["raw"]["requests"] - 1  # the crawl's own: one project list, then pages
+        # the issue's bound on requests: 1.1 x the pages a sequential crawl needs + 2 x concurrency per project
+        results["request_bound"] = int(1.1 * results["pages"] + 2 * concurrency * projects)
     if set(CONTENDERS) <= set(results):
         raw, pg, dlt = results["raw"]["wall_s"], results["pipeline_postgres"]["wall_s"], results["dlt"]["wall_s"]
         results["ratios"] = {"pipeline_pg_vs_raw_wall": round(pg / raw, 2),
                              "dlt_vs_pipeline_pg_wall": round(dlt / pg, 2),
-                             "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2)}
+                             "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2),
+                             "pipeline_pg_import_step_vs_raw_wall":
+                                 round(results["pipeline_postgres"].get("import_step_s", pg) / raw, 2)}
     return results
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| N | latency | contender | wall s | items/s | peak RSS MB | API requests | rows "
-             "| CPU s: own | emulator | rest (database) |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| case | N | latency | contender | wall s | import step s | items/s | peak RSS MB | API requests "
+             "| rows | CPU s: own | emulator | rest (database) |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         for name in [name for name in CONTENDERS if name in r]:
             e = r[name]
-            lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {name} | {e['wall_s']} | {e['items_per_s']:,} | "
-                         f"{e['peak_rss_mb']} | {e['requests']:,} | {e.get('data_points', '')} | {e['cpu_s']['own']} | "
-                         f"{e['cpu_s']['emulator']} | {e['cpu_s']['rest']} |")
-    lines += ["", "| N | latency | pipeline(PG) / raw wall | dlt / pipeline(PG) wall | pipeline items/s ÷ raw |",
-              "|---:|---:|---:|---:|---:|"]
+            lines.append(f"| {r['case']} | {r['items']:,} | {r['latency_ms']:g} ms | {name} | {e['wall_s']} | "
+                         f"{e.get('import_step_s', '')} | {e['items_per_s']:,} | {e['peak_rss_mb']} | {e['requests']:,} | "
+                         f"{e.get('data_points', '')} | {e['cpu_s']['own']} | {e['cpu_s']['emulator']} | "
+                         f"{e['cpu_s']['rest']} |")
+    lines += ["", "| case | latency | pipeline(PG) / raw wall | import step / raw wall | dlt / pipeline(PG) wall "
+              "| pipeline items/s ÷ raw | pipeline requests / bound (pages) |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in [r for r in rows if "ratios" in r]:
         q = r["ratios"]
-        lines.append(f"| {r['items']:,} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
-                     f"{q['dlt_vs_pipeline_pg_wall']} | {q['pipeline_pg_vs_raw_items_per_s']} |")
+        lines.append(f"| {r['case']} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
+                     f"{q['pipeline_pg_import_step_vs_raw_wall']} | {q['dlt_vs_pipeline_pg_wall']} | "
+                     f"{q['pipeline_pg_vs_raw_items_per_s']} | {r['pipeline_postgres']['requests']:,} / "
+                     f"{r['request_bound']:,} ({r['pages']:,}) |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, nargs="+", default=[20_000, 200_000])
-    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100])
+    parser.add_argument("--case", choices=[*CASES, "custom"], help="one case instead of every run of RUNS")
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 100], help="with --case")
+    parser.add_argument("--items", type=int, help="with --case custom")
+    parser.add_argument("--days", type=int, help="with --case custom")
+    parser.add_argument("--projects", type=int, help="with --case custom")
     parser.add_argument("--concurrency", type=int, default=4, help="pipeline fetch concurrency without latency")
     parser.add_argument("--latency-concurrency", type=int, default=32, help="pipeline fetch concurrency with latency")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS),
-                        help="a subset for a quick look (the JSON is written only when all run)")
-    parser.add_argument("--days", type=int, default=DAYS,
-                        help="days the items are spread over (JSON only with the default)")
-    parser.add_argument("--projects", type=int, default=PROJECTS, help="projects (JSON only with the default)")
+                        help="a subset for a quick look (the JSON is written only for every run of every contender)")
     args = parser.parse_args()
+    if args.case == "custom":
+        CASES["custom"] = (args.items, args.projects, args.days)
+    runs = [(args.case, latency) for latency in args.latency_ms] if args.case else RUNS
     work = Path(tempfile.mkdtemp(prefix="import-speed-"))
     rows = []
     try:
-        for items in args.items:
-            for latency in args.latency_ms:
-                concurrency = args.latency_concurrency if latency else args.concurrency
-                rows.append(measure(items, latency, concurrency, work, args.contenders, args.days, args.projects))
-                print(table(rows[-1:]), flush=True)
+        for case, latency in runs:
+            concurrency = args.latency_concurrency if latency else args.concurrency
+            rows.append(measure(case, *CASES[case], latency, concurrency, work, args.contenders))
+            print(table(rows[-1:]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = {"machine": f"{os.cpu_count()} cores", "projects": args.projects, "days": args.days,
-              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": rows}
-    if set(args.contenders) == set(CONTENDERS) and (args.days, args.projects) == (DAYS, PROJECTS):
+    report = {"machine": f"{os.cpu_count()} cores", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "runs": rows}
+    if set(args.contenders) == set(CONTENDERS) and not args.case:
         RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print("\n" + table(rows))
 

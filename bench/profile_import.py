@@ -3,9 +3,9 @@ bench/import_speed.py runs it (emulator process, Dagster on dagster-postgres, Po
 with --gil: each sample is a thread holding the interpreter, so the counts are the process's Python
 CPU time by function, over all threads (waits on sockets and the database are not in them).
 
-    .venv/bin/python bench/profile_import.py --items 200000
+    .venv/bin/python bench/profile_import.py --case dense
 
-Writes bench/results/profile_import_<N>.txt: wall time, then the top functions, inclusive and self.
+Writes bench/results/profile_import_<case>.txt: wall time, then the top functions, inclusive and self.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from import_speed import (
-    DAYS,
-    PROJECTS,
+    CASES,
     drop_database,
     free_port,
     fresh_database,
@@ -69,7 +68,7 @@ def summarize(raw_path: Path, top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--case", choices=CASES, default="dense")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
@@ -77,10 +76,11 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="profile-import-"))
     port = free_port()
-    emulator = start_emulator(args.items, 0, port, DAYS, PROJECTS)
+    items, projects, days = CASES[args.case]
+    emulator = start_emulator(items, 0, port, days, projects)
     databases = [fresh_database("profile_dagster"), fresh_database("profile_pipeline")]
     try:
-        first, last = history_window(DAYS)
+        first, last = history_window(days)
         env = pipeline_env({**os.environ, "PYTHONUNBUFFERED": "1"}, work, f"http://127.0.0.1:{port}/v0.1", first,
                            f"postgresql://postgres@127.0.0.1:5432/{databases[1]}", args.concurrency, databases[0])
         raw = work / "stacks.txt"
@@ -89,9 +89,9 @@ def main() -> None:
             subprocess.run([spy, "record", "--gil", "-r", str(RATE), "-f", "raw", "-o", str(raw), "--",
                             *pipeline_command(first, last)], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
         wall = time.perf_counter() - started
-        report = f"{args.items} items, concurrency {args.concurrency}: {wall:.1f} s under py-spy\n\n" + \
+        report = f"{args.case}: {items} items, {projects} projects, {days} days, concurrency {args.concurrency}: {wall:.1f} s under py-spy\n\n" + \
             summarize(raw, args.top) + "\n"
-        out = RESULTS / f"profile_import_{args.items}.txt"
+        out = RESULTS / f"profile_import_{args.case}.txt"
         out.write_text(report)
         print(report)
         print(f"written to {out}")

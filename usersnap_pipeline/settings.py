@@ -23,6 +23,9 @@ DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 DEFAULT_REPORT_DIR = Path("data") / "reports"
 # The schedules, all UTC: the recent days' import (minute 5 of every hour), the daily reconciliation sweep,
 # assignees, theme assignment, theme discovery.
+# A new submission reaches the warehouse within about this plus one run of its day (seconds); an idle
+# tick costs one request per project (bench/README.md, freshness).
+DEFAULT_SENSOR_INTERVAL_SECONDS = 15
 DEFAULT_CRONS = {"import_schedule_cron": "5 * * * *", "reconciliation_cron": "40 2 * * *",
                  "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *", "theme_discovery_cron": "0 5 * * 1"}
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
@@ -39,7 +42,7 @@ class Settings:
     project_ids: tuple[str, ...]  # empty: every project the key can see
     import_history_start: date
     warehouse_url: str
-    sensor_interval_seconds: int = 60
+    sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
     fetch_concurrency: int = 4
     report_dir: Path = DEFAULT_REPORT_DIR
     import_schedule_cron: str = DEFAULT_CRONS["import_schedule_cron"]
@@ -122,7 +125,8 @@ def load_settings(environ: Mapping[str, object] | None = None,
         project_ids=project_ids,
         import_history_start=start,
         warehouse_url=warehouse_url,
-        sensor_interval_seconds=_positive_int(value("sensor_interval_seconds"), name("sensor_interval_seconds"), 60),
+        sensor_interval_seconds=_positive_int(value("sensor_interval_seconds"), name("sensor_interval_seconds"),
+                                             DEFAULT_SENSOR_INTERVAL_SECONDS),
         fetch_concurrency=_positive_int(value("fetch_concurrency"), name("fetch_concurrency"), 4),
         report_dir=Path(value("report_dir") or DEFAULT_REPORT_DIR),
         themes_model=value("themes_model") or DEFAULT_THEMES_MODEL,

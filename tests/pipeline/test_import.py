@@ -209,3 +209,42 @@ def test_a_day_written_in_groups_of_pages_is_whole(pipeline, pipeline_emulator, 
              for r in pipeline.warehouse.rows(schema.partition_state)}
     assert {key: counts for key, counts in state.items() if counts[0]} == \
         {key: (count, count) for key, count in per_day.items()}
+
+
+def test_a_sparse_history_costs_the_pages_a_crawl_needs_and_a_few_requests_per_project(warehouse_url):
+    """Windows are sized by items, not days: a quiet year (3 items a day per project) is fetched in about
+    the pages a sequential crawl reads, whatever the number of days, and every day lands whole."""
+    from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
+    from usersnap_pipeline.steps.import_window import import_window
+    from usersnap_pipeline.usersnap import UsersnapClient
+    from usersnap_pipeline.warehouse import Warehouse
+
+    days, projects, concurrency = 365, 2, 4
+    dataset = generate(seed=5, items=days * projects * 3, projects=projects, days=days, end=ANCHOR)
+    warehouse = Warehouse(warehouse_url)
+    warehouse.ensure_schema()
+    first, end = ANCHOR.date() - timedelta(days=days), ANCHOR.date() + timedelta(days=1)
+    try:
+        with Emulator(dataset, seed=5) as api, UsersnapClient(api.base_url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET) as client:
+            ids = [p["project_id"] for p in api.store.list_projects()]
+            api.reset_request_counts()
+            report = import_window(client, warehouse, ids, first, end, concurrency=concurrency)
+            requests = api.requests_made()
+            truth = {item["feedback_id"]: item for item in api.store.items()}
+        pages = sum(-(-sum(1 for i in truth.values() if i["project_id"] == p) // 100) for p in ids)
+        assert requests <= 1.1 * pages + 2 * concurrency * projects, (requests, pages)
+        assert report.items == report.rows["data_points"] == len(truth)
+        per_day: dict = {}
+        for item in truth.values():
+            key = (item["project_id"], _utc(item["created_at"]).date())
+            per_day[key] = per_day.get(key, 0) + 1
+        state = {(r["project_id"], r["partition_date"]): (r["raw_rows"], r["data_points"])
+                 for r in warehouse.rows(schema.partition_state)}
+        # every (project, day) recorded, empty ones with zero rows
+        assert len(state) == projects * (end - first).days
+        assert {key: counts for key, counts in state.items() if counts != (0, 0)} == \
+            {key: (count, count) for key, count in per_day.items()}
+        placed = {(r["feedback_id"], r["partition_date"]) for r in warehouse.rows(schema.data_points)}
+        assert placed == {(key, _utc(item["created_at"]).date()) for key, item in truth.items()}
+    finally:
+        warehouse.dispose()

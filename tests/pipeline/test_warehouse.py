@@ -12,7 +12,7 @@ from tests.conftest import reset_postgres, utc
 from usersnap_pipeline.transform.normalize import DataPoint, Field, normalize_items
 from usersnap_pipeline.transform.raw import raw_row
 from usersnap_pipeline.warehouse import Warehouse, schema
-from usersnap_pipeline.warehouse.store import read_date
+from usersnap_pipeline.warehouse.store import DaysChunk, read_date
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -221,6 +221,15 @@ def _chunk(rows):
     return rows, [row.feedback_id for row in rows[schema.raw_feedback]]
 
 
+def _stream_day(warehouse, day, tables, pages, version):
+    """A day's pages handed over as they come, as the import does; whether the day was written."""
+    def chunks():
+        for chunk in pages():
+            yield DaysChunk({day: chunk}, whole_before=day)
+        yield DaysChunk({}, whole_before=day + timedelta(days=1))
+    return day in warehouse.write_days("p1", day, day + timedelta(days=1), tables, lambda _: (version, chunks())).days
+
+
 def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(warehouse):
     """The import hands its pages over as they come: a failure on a later page (the API gave up) leaves
     the partition as it was, and a complete stream replaces it, counts included."""
@@ -232,13 +241,13 @@ def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(wareho
         yield _chunk(_with_data_points(day, "b", "c"))
         raise RuntimeError("page 2: the API kept answering 503")
     with pytest.raises(RuntimeError, match="page 2"):
-        warehouse.stream_partition("p1", day, tables, failing_on_the_second_page, version=NOW + timedelta(seconds=1))
+        _stream_day(warehouse, day, tables, failing_on_the_second_page, NOW + timedelta(seconds=1))
     assert _where(warehouse, schema.raw_feedback) == [("a", day)]
     assert _where(warehouse, schema.data_points) == [("a", day)]
     assert warehouse.partition_version("p1", day) == NOW
 
     pages = [_chunk(_with_data_points(day, "b", "c")), _chunk(_with_data_points(day, "d"))]
-    assert warehouse.stream_partition("p1", day, tables, lambda: iter(pages), version=NOW + timedelta(seconds=2))
+    assert _stream_day(warehouse, day, tables, lambda: iter(pages), NOW + timedelta(seconds=2))
     assert _where(warehouse, schema.raw_feedback) == [("b", day), ("c", day), ("d", day)]
     assert _deleted(warehouse) == _deleted(warehouse, schema.data_points) == [("a", day)]
     # the deleted item's thread stays with its data point
@@ -255,10 +264,61 @@ def test_a_stale_stream_is_dropped_and_on_postgres_never_fetched(warehouse):
     def pages():
         fetched.append(day)
         yield _chunk(_with_data_points(day, "b"))
-    assert not warehouse.stream_partition("p1", day, [schema.raw_feedback], pages, version=NOW - timedelta(seconds=1))
+    assert not _stream_day(warehouse, day, [schema.raw_feedback], pages, NOW - timedelta(seconds=1))
     assert _where(warehouse, schema.raw_feedback) == [("a", day)]
     # SQLite gathers the pages before it may take the write lock; PostgreSQL claims the partition first.
     assert fetched == ([day] if warehouse.dialect == "sqlite" else [])
+
+
+def _days_stream(pages, first, end, version, *, fail_after=None):
+    """``pages``: lists of (day, feedback ids) as a crawl serves them, in day order; each page one chunk,
+    whole up to its last item's day. With ``fail_after``, the API gives up after that many pages. Records
+    the day each call starts from."""
+    calls = []
+
+    def stream(from_day):
+        calls.append(from_day)
+
+        def chunks():
+            for n, page in enumerate(p for p in pages if p[-1][0] >= from_day):
+                if fail_after is not None and n == fail_after:
+                    raise RuntimeError("the API kept answering 503")
+                days = {}
+                for day, feedback_id in page:
+                    if day >= from_day:
+                        days.setdefault(day, []).append(feedback_id)
+                yield DaysChunk({day: _chunk(_with_data_points(day, *ids)) for day, ids in days.items()},
+                                whole_before=page[-1][0])
+            yield DaysChunk({}, whole_before=end)
+        return version, chunks()
+    return stream, calls
+
+
+def test_many_days_are_written_in_transactions_of_whole_days(warehouse):
+    """A window's days go in batches of a few items, each a transaction of whole days: a day split over
+    two pages lands whole, empty days are recorded, and when the API gives up midway the batches before
+    stay written, the rest as they were."""
+    tables = [schema.raw_feedback, *schema.NORMALIZED_TABLES]
+    first = date(2026, 6, 1)
+    day = [first + timedelta(days=n) for n in range(8)]
+    pages = [[(day[0], "a"), (day[0], "b"), (day[1], "c")], [(day[1], "d"), (day[3], "e"), (day[3], "f")],
+             [(day[4], "g"), (day[6], "h"), (day[6], "i")]]
+    stream, _ = _days_stream(pages, first, day[7], NOW, fail_after=2)
+    with pytest.raises(RuntimeError, match="503"):
+        warehouse.write_days("p1", first, day[7], tables, stream, items_per_transaction=2)
+    # the first batch took days 0 to 2 once page 2 showed day 3 (day 2 empty); the second, from day 3, failed
+    assert _where(warehouse, schema.raw_feedback) == [("a", day[0]), ("b", day[0]), ("c", day[1]), ("d", day[1])]
+    assert _where(warehouse, schema.data_points) == _where(warehouse, schema.raw_feedback)
+    assert {r["partition_date"] for r in warehouse.rows(schema.partition_state)} == set(day[:3])
+
+    stream, calls = _days_stream(pages, first, day[7], NOW + timedelta(seconds=1))
+    written = warehouse.write_days("p1", first, day[7], tables, stream, items_per_transaction=2)
+    assert written.days == set(day[:7]) and not written.stale and calls == [first]
+    assert _where(warehouse, schema.raw_feedback) == sorted((fid, d) for page in pages for d, fid in page)
+    assert _where(warehouse, schema.data_points) == _where(warehouse, schema.raw_feedback)
+    state = {r["partition_date"]: (r["raw_rows"], r["data_points"]) for r in warehouse.rows(schema.partition_state)}
+    assert state == {day[0]: (2, 2), day[1]: (2, 2), day[2]: (0, 0), day[3]: (2, 2), day[4]: (1, 1),
+                     day[5]: (0, 0), day[6]: (2, 2)}
 
 
 @pytest.mark.postgres
@@ -283,8 +343,7 @@ def test_postgres_loads_each_page_before_the_next_is_fetched(postgres_url):
             locked_while_fetching.append(raw_feedback_locked_for_writing())
             yield _chunk(_with_data_points(day, *ids))
     try:
-        assert warehouse.stream_partition("p1", day, [schema.raw_feedback, *schema.NORMALIZED_TABLES], pages,
-                                          version=NOW)
+        assert _stream_day(warehouse, day, [schema.raw_feedback, *schema.NORMALIZED_TABLES], pages, NOW)
         assert locked_while_fetching == [False, True]
         assert _where(warehouse, schema.raw_feedback) == [("a", day), ("b", day), ("c", day)]
     finally:

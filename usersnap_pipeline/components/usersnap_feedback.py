@@ -67,7 +67,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     warehouse_url: str | None = None  # a URL without a password; default sqlite:///data/warehouse.sqlite
     warehouse_url_env: str | None = None  # the variable holding the URL (read at run time); wins when set
     fetch_concurrency: int | str | None = None  # (project, day) windows fetched at once; default 4
-    sensor_interval_seconds: int | str | None = None  # default 60
+    sensor_interval_seconds: int | str | None = None  # default 15
     import_schedule_cron: str | None = None  # default "5 * * * *" (UTC); the others below, likewise
     reconciliation_cron: str | None = None  # default "40 2 * * *"
     assignees_cron: str | None = None  # default "15 3 * * *"

@@ -1,83 +1,91 @@
-"""Import feedback per (project, day): fetch it through the filter endpoint, normalize it, and write
-the raw items and their data point rows together.
+"""Import feedback of a range of days: fetch it through the filter endpoint in windows sized by items,
+normalize it, and write the raw items and their data point rows together, day by day.
 
-Each (project, day) is one unit: its created_at window is crawled in ascending order (stable under
-edits), normalized page by page, and written in one transaction, so the raw layer and the data point
-tables never disagree and nothing is read back. Units run concurrently, bounded by ``concurrency``:
-while one waits for the API, another normalizes or loads. A unit that fails stops the rest, and the
-units already written stay complete. On PostgreSQL, which loads pages as they come, memory holds at
-most ``ITEMS_IN_FLIGHT`` items plus a page per unit in flight, whatever the size of a day; on SQLite,
-the units in flight; never the window.
+Per project, the range is split on day boundaries into windows of similar item counts (the filter
+count endpoint says how many; a few requests per project whatever the number of days). Each window is
+crawled in ascending ``created_at`` order (stable under edits), normalized page by page, and cut into
+days as it goes; its days are written in transactions of many days each, every day replaced whole, so
+the raw layer and the data point tables never disagree and nothing is read back. Windows run
+concurrently, bounded by ``concurrency``: while one waits for the API, another normalizes or loads. A
+window that fails stops the rest, and the days already written stay complete. Memory holds at most
+about ``ITEMS_IN_FLIGHT`` items plus a page per window in flight (on SQLite, a transaction's items per
+window), whatever the size of a day or of the range.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import math
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from ..transform.normalize import normalize_items
+from ..transform.normalize import normalize_items, parse_timestamp
 from ..transform.raw import raw_row
 from ..usersnap import Page, UsersnapClient, created_at_window
 from ..warehouse import Warehouse
 from ..warehouse.schema import NORMALIZED_TABLES, normalized_rows, raw_feedback
-from ..warehouse.store import Chunk, gathered
-from .days import day_bounds, days_between
+from ..warehouse.store import DaysChunk
+from .days import day_bounds
 from .report import ImportReport
 
 log = logging.getLogger(__name__)
 
-# Items the windows in flight hold together between their fetch and their write, beyond a page each. A
-# window writes its pages in groups of this many over the concurrency: with a few windows in flight, one
-# write per day, as a COPY per table and a moved-item lookup for every page cost 15% more time; with many,
-# a write per page, memory staying the same whatever the size of a day (bench/README.md).
+# Items the windows in flight hold together between their fetch and their write, beyond a page each: each
+# window hands its pages to the database in groups of this many over the concurrency (a COPY per table
+# and an id lookup per group), and commits a transaction once it holds that many items and its days are
+# whole (bench/README.md).
 ITEMS_IN_FLIGHT = 3200
+# A window is worth its count request and its last, partly filled page from this many items on.
+WINDOW_ITEMS = 1000
+# Windows per unit of concurrency over the whole import: enough to keep every worker busy when windows
+# finish at different times, few enough that their extra requests stay a handful per project.
+WINDOWS_PER_WORKER = 2
 
 
 def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str], start: date, end: date,
                   *, concurrency: int = 4, normalize: bool = True) -> ImportReport:
     """Fetch every (project, day) of ``[start, end)`` into the raw layer and, with ``normalize``, into
     the data point tables in the same transaction."""
-    units = [(project_id, day) for day in days_between(start, end) for project_id in project_ids]
     report = ImportReport(days=(end - start).days)
-
     tables = [raw_feedback, *NORMALIZED_TABLES] if normalize else [raw_feedback]
-    items_per_write = ITEMS_IN_FLIGHT // max(1, concurrency)
+    workers = max(1, concurrency)
+    items_per_write = ITEMS_IN_FLIGHT // workers
 
-    def import_unit(unit: tuple[str, date]) -> None:
-        project_id, day = unit
-        # The version is taken before the first page: a fetch that starts later sees a newer state.
-        fetched_at = datetime.now(timezone.utc)
-        attempts: list[ImportReport] = []  # one per try: the write is retried whole, the pages fetched again
+    def import_span(project_id: str, first: date, stop: date) -> None:
+        days: dict[date, ImportReport] = {}  # what each day's last fetch counted
 
-        def pages() -> Iterator[Chunk]:
-            attempts.append(ImportReport())
-            seen: set[str] = set()
-            for page in client.iter_filtered_pages(project_id, created_at_window(*day_bounds(day))):
-                yield _page_rows(page, project_id, day, fetched_at, normalize=normalize, report=attempts[-1],
-                                 seen=seen)
+        def stream(from_day: date) -> tuple[datetime, Iterator[DaysChunk]]:
+            # The version is taken before the first page: a fetch that starts later sees a newer state.
+            fetched_at = datetime.now(timezone.utc)
+            pages = client.iter_filtered_pages(project_id, created_at_window(day_bounds(from_day)[0],
+                                                                             day_bounds(stop)[0]))
+            return fetched_at, _days_of(pages, project_id, from_day, stop, fetched_at, normalize=normalize,
+                                        days=days, items_per_chunk=items_per_write)
 
-        gone: list[str] = []
-        if warehouse.stream_partition(project_id, day, tables, lambda: _in_groups(pages(), items_per_write),
-                                      version=fetched_at, gone=gone):
-            attempts[-1].add_deleted(project_id, len(gone))
-            report.add(attempts[-1])
-        else:
-            log.info("%s %s: a newer fetch was already stored; this one is dropped", project_id, day)
+        written = warehouse.write_days(project_id, first, stop, tables, stream, items_per_transaction=items_per_write)
+        for day in sorted(written.days):
+            if day in days:
+                report.add(days[day])
+        for day, gone in written.gone.items():
+            report.add_deleted(project_id, len(gone))
+        if written.stale:
+            log.info("%s: %d day(s) from %s had a newer fetch stored already; this one's were dropped",
+                     project_id, len(written.stale), min(written.stale))
 
     with _bulk_allocation():
-        pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="import")
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
         try:
-            futures = [pool.submit(import_unit, unit) for unit in units]
+            spans = plan_spans(client, project_ids, start, end, windows=WINDOWS_PER_WORKER * workers, pool=pool)
+            futures = [pool.submit(import_span, *span) for span in spans]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception() is not None), None)
             if failed is not None:
                 raise failed.exception()
         except BaseException:
-            # A unit failed, or the run is being stopped (Dagster turns SIGTERM into an exception here):
+            # A window failed, or the run is being stopped (Dagster turns SIGTERM into an exception here):
             # windows waiting to retry wake up and stop instead of sleeping out a Retry-After.
             client.close()
             raise
@@ -86,45 +94,101 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
     return report
 
 
-def _page_rows(page: Page, project_id: str, day: date, fetched_at: datetime, *, normalize: bool,
-               report: ImportReport, seen: set[str]) -> Chunk:
-    """A page's raw rows and, with ``normalize``, its data point rows, counted into ``report``.
+def plan_spans(client: UsersnapClient, project_ids: Sequence[str], start: date, end: date, *, windows: int,
+               pool: ThreadPoolExecutor) -> list[tuple[str, date, date]]:
+    """(project, first day, stop day) windows covering ``[start, end)`` for each project, split on day
+    boundaries into about ``windows`` windows over all projects, by share of the items, none under
+    ``WINDOW_ITEMS`` items unless a project has fewer. Largest first, so the longest crawls start first.
 
-    An item the window already served (``seen``: an API glitch repeating it on a later page) is
-    kept once, as first served, and counted: a second copy would break the partition's write.
+    A project's largest windows are halved (by days) until it has its share: one count per split, the
+    splits of a round counted concurrently. A window of one day is never split.
     """
-    texts = page.item_texts or [None] * len(page.items)
-    raw_rows, items = [], []
-    for item, text in zip(page.items, texts, strict=True):
-        row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-        if row.feedback_id in seen:
-            report.add_duplicate(project_id)
-            continue
-        seen.add(row.feedback_id)
-        raw_rows.append(row)
-        items.append(item)
-    rows: dict = {raw_feedback: raw_rows}
-    report.add_fetched(project_id, day, len(raw_rows))
-    if normalize:
-        keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, items, strict=True)]
-        batch = normalize_items(keyed, project_id=project_id, partition_date=day)
-        rows.update(normalized_rows(batch))
-        report.add_normalized(project_id, batch)
-    return rows, [row.feedback_id for row in raw_rows]
+    def count(project_id: str, first: date, stop: date) -> int:
+        return client.count_filtered(project_id, created_at_window(day_bounds(first)[0], day_bounds(stop)[0]))
+
+    totals = dict(zip(project_ids, pool.map(lambda project_id: count(project_id, start, end), project_ids)))
+    everything = max(1, sum(totals.values()))
+    wanted = {project_id: max(1, min(total // WINDOW_ITEMS, math.ceil(windows * total / everything)))
+              for project_id, total in totals.items()}
+    spans = {project_id: [(total, start, end)] for project_id, total in totals.items()}  # (items, first, stop)
+    while True:
+        splits = []  # (project, items, first, stop)
+        for project_id, parts in spans.items():
+            splittable = sorted((part for part in parts if part[0] and (part[2] - part[1]).days >= 2), reverse=True)
+            for part in splittable[:wanted[project_id] - len(parts)]:
+                parts.remove(part)
+                splits.append((project_id, *part))
+        if not splits:
+            break
+        lower_halves = pool.map(lambda split: count(split[0], split[2], _middle(split[2], split[3])), splits)
+        for (project_id, items, first, stop), lower in zip(splits, lower_halves):
+            middle = _middle(first, stop)
+            spans[project_id] += [(lower, first, middle), (max(0, items - lower), middle, stop)]
+    ordered = sorted(((items, project_id, first, stop) for project_id, parts in spans.items()
+                      for items, first, stop in parts), key=lambda span: (-span[0], span[1], span[2]))
+    return [(project_id, first, stop) for _, project_id, first, stop in ordered]
 
 
-def _in_groups(chunks: Iterable[Chunk], items: int) -> Iterator[Chunk]:
-    """``chunks`` gathered into groups of at least ``items`` items (the last one smaller)."""
-    group: list[Chunk] = []
-    held = 0
-    for chunk in chunks:
-        group.append(chunk)
-        held += len(chunk[1])
-        if held >= items:
-            yield gathered(group)
-            group, held = [], 0
-    if group:
-        yield gathered(group)
+
+def _middle(first: date, stop: date) -> date:
+    return first + timedelta(days=(stop - first).days // 2)
+
+
+def _days_of(pages: Iterator[Page], project_id: str, first: date, stop: date, fetched_at: datetime, *,
+             normalize: bool, days: dict[date, ImportReport], items_per_chunk: int) -> Iterator[DaysChunk]:
+    """A window's pages as chunks of days of at least ``items_per_chunk`` items, ending whole at ``stop``.
+
+    Each item goes to the day it was created on (UTC). The crawl is in ``created_at`` order, so every
+    day before the last item's is whole. An item without a readable ``created_at`` goes to the day of
+    the item before it (it is then rejected by the normalizer, and kept raw). ``days`` receives what each
+    day counted.
+
+    An item the window already served (an API glitch repeating it on a later page) is kept once, as
+    first served, and counted: a second copy would break the write.
+    """
+    seen: set[str] = set()
+    held: dict[date, tuple[list, list]] = {}  # day -> (raw rows, items) not handed over yet
+    count, day = 0, first
+    for refetched in [day for day in days if day >= first]:  # a fetch from ``first`` on counts its days anew
+        del days[refetched]
+    for page in pages:
+        texts = page.item_texts or [None] * len(page.items)
+        for item, text in zip(page.items, texts, strict=True):
+            created = parse_timestamp(item.get("created_at")) if isinstance(item, dict) else None
+            # Days never go back: the crawl is ascending, a later day's rows may already be written.
+            day = max(day, min(created.astimezone(timezone.utc).date(), stop - timedelta(days=1))) if created else day
+            row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+            report = days.setdefault(day, ImportReport())
+            if row.feedback_id in seen:
+                report.add_duplicate(project_id)
+                continue
+            seen.add(row.feedback_id)
+            rows, items = held.setdefault(day, ([], []))
+            rows.append(row)
+            items.append(item)
+            count += 1
+        if count >= items_per_chunk:
+            yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=day)
+            held, count = {}, 0
+    yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=stop)
+
+
+def _rows_by_day(held: dict[date, tuple[list, list]], project_id: str, normalize: bool,
+                 days: dict[date, ImportReport]) -> dict:
+    """By day, the raw rows and, with ``normalize``, the data point rows of the items held, counted into
+    ``days``."""
+    chunk = {}
+    for day, (raw_rows, items) in held.items():
+        report = days.setdefault(day, ImportReport())
+        rows: dict = {raw_feedback: raw_rows}
+        report.add_fetched(project_id, day, len(raw_rows))
+        if normalize:
+            keyed = [(row.feedback_id, item) for row, item in zip(raw_rows, items, strict=True)]
+            batch = normalize_items(keyed, project_id=project_id, partition_date=day)
+            rows.update(normalized_rows(batch))
+            report.add_normalized(project_id, batch)
+        chunk[day] = (rows, [row.feedback_id for row in raw_rows])
+    return chunk
 
 
 @contextmanager

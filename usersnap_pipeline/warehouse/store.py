@@ -16,7 +16,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -131,190 +132,215 @@ class Warehouse:
 
     def replace_partition(self, project_id: str, day: date, rows: dict[sa.Table, Sequence[tuple]], *,
                           version: datetime, feedback_ids: Iterable[str] = ()) -> bool:
-        """Replace the rows of (project_id, day) in each given table, all in one transaction.
+        """Replace the rows of (project_id, day) in each given table, all in one transaction; False when a
+        newer version of the partition was already stored (see :meth:`write_days`). Rows of
+        ``feedback_ids`` are removed wherever they are, too."""
+        arrival = DaysChunk({day: (rows, list(feedback_ids))}, whole_before=day + timedelta(days=1))
+        written = self.write_days(project_id, day, arrival.whole_before, list(rows), lambda _: (version, [arrival]))
+        return day in written.days
 
-        Each table belongs to a layer (``raw`` or ``normalized``: ``schema.LAYERS``); ``version`` orders
-        the writes of a layer: the write happens only if no newer version of the partition was written
-        already (a stale run that commits late is dropped and False is returned). Rows of
-        ``feedback_ids`` are removed wherever they are, so an item that arrives under another
-        partition is never there twice.
-        """
-        chunk = (rows, list(feedback_ids))
-        return self.stream_partition(project_id, day, list(rows), lambda: [chunk], version=version)
+    def write_days(self, project_id: str, start: date, end: date, tables: Sequence[sa.Table],
+                   stream: Callable[[date], tuple[datetime, Iterable[DaysChunk]]], *,
+                   items_per_transaction: int = 0) -> WrittenDays:
+        """Replace every day of ``[start, end)`` of one project in ``tables``, from rows arriving in day
+        order as the API serves them: ``stream(first)`` gives the fetch's version (when it started) and
+        its chunks from day ``first`` on, the last one whole up to ``end``.
 
-    def stream_partition(self, project_id: str, day: date, tables: Sequence[sa.Table],
-                         chunks: Callable[[], Iterable[Chunk]], *, version: datetime,
-                         gone: list[str] | None = None) -> bool:
-        """:meth:`replace_partition` with the rows of ``tables`` arriving in chunks, (rows by table, their
-        feedback ids), as pages come from the API.
+        Days are written in transactions of at least ``items_per_transaction`` items, each holding
+        whole days: a day is replaced atomically, readers see its old rows or its new ones. A day with
+        no rows is recorded as fetched and empty. PostgreSQL loads each chunk as it arrives; SQLite, one
+        writer at a time, gathers a transaction's chunks before it takes the write lock. Memory holds a
+        chunk, or a transaction's on SQLite, never the window.
 
-        PostgreSQL loads each chunk as it arrives, inside the one transaction: memory holds a chunk, not a
-        partition, whatever the partition's size. SQLite, one writer at a time, gathers the
-        chunks before it takes the write lock: fetching while holding it would stop every other write.
-        ``chunks`` is called again when the transaction is retried; on PostgreSQL, it is not iterated at
-        all when a newer version of the partition is already stored (nothing is fetched for nothing).
-        A PostgreSQL transaction stays open while the API is waited for: seconds, under a 429 pause
-        longer, which a server's ``idle_in_transaction_session_timeout`` must allow.
+        Each table belongs to a layer (``raw`` or ``normalized``: ``schema.LAYERS``); the version orders
+        a layer's writes: a day whose layer holds a newer version stays as it is (a stale run that
+        commits late loses). A day fetched before has its items replaced one by one: those no longer
+        served stay, marked deleted. An item with rows in another partition (it moved) leaves it, so no
+        layer holds an item twice.
 
-        A fetch of a partition fetched before replaces its items one by one, and the items it held that
-        the fetch no longer returned are kept, marked deleted; ``gone`` receives their ids.
+        A lost connection is retried from the first day not committed, the stream called again from it.
         """
         layers = sorted({schema.LAYERS[table] for table in tables})
+        outcome, first, failures = WrittenDays(), start, 0
+        while first < end:
+            try:
+                version, chunks = stream(first)
+                arriving = _Arrivals(iter(chunks))
+                while first < end:
+                    first = self._write_batch(project_id, first, end, tables, layers, version, arriving,
+                                              items_per_transaction, outcome)
+                    failures = 0
+            except _CONNECTION_ERRORS as exc:
+                failures += 1
+                self._pause_before_retry(f"write {project_id} from {first} ({', '.join(layers)})", exc, failures)
+        return outcome
 
-        def attempt() -> bool:
-            found: list[str] = []  # only a committed attempt's count: a retried transaction finds them again
-            written = self._replace_once(project_id, day, tables, layers, version, chunks, found)
-            if gone is not None:
-                gone.extend(found)
-            return written
-
-        return self._retrying(f"write {project_id} {day} ({', '.join(layers)})", attempt)
-
-    def _replace_once(self, project_id: str, day: date, tables: Sequence[sa.Table], layers: list[str],
-                      version: datetime, chunks: Callable[[], Iterable[Chunk]], gone: list[str]) -> bool:
-        # Calling ``chunks`` fetches nothing yet: a generator's pages come as the loop below asks for them.
-        arriving = [gathered(chunks())] if self.dialect == "sqlite" else chunks()
-        with_raw = schema.raw_feedback in tables
-        with self._writing(), self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                # Tables that grow during an import have no statistics yet, and for the moved-id lookups
-                # (hundreds of ids) the planner then prefers a sequential scan: a cost growing with the
-                # table, paid per partition, quadratic over a backfill (85 s of 166 s at 200k items).
-                # Every statement here has an index that serves it.
+    def _write_batch(self, project_id: str, first: date, end: date, tables: Sequence[sa.Table], layers: list[str],
+                     version: datetime, arriving: _Arrivals, items_per_transaction: int, outcome: WrittenDays) -> date:
+        """One transaction: whole days from ``first`` on, at least ``items_per_transaction`` items unless
+        the window ends first. Returns the first day it left for the next."""
+        if self.dialect == "sqlite":
+            # Gathered before the lock: fetching while holding it would stop every other write.
+            held = list(_take_batch(arriving, first, end, items_per_transaction))
+            with _SQLITE_LOCK, self.engine.begin() as conn:
+                batch = _Batch(self, conn, project_id, first, tables, layers, version)
+                for days in held[:-1]:
+                    batch.add(days)
+                until = batch.finish(held[-1])
+        else:
+            with self.engine.begin() as conn:
+                # Tables that grow during an import have no statistics yet, and for the id lookups the
+                # planner then prefers a sequential scan: a cost growing with the table, paid per batch,
+                # quadratic over a backfill. Every statement here has an index that serves it.
                 conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-            written_before = self._claim(conn, project_id, day, layers, version)
-            if written_before is None:
-                return False
-            # A fetch of a partition fetched before replaces its items one by one: an item the API no
-            # longer returns keeps its rows, marked deleted (soft delete), instead of vanishing.
-            refetch = with_raw and "raw" in written_before
-            present = self._present_ids(conn, project_id, day) if refetch else set()
-            for table in tables:
-                # A layer never written for this partition has no rows in it: nothing to delete.
-                if schema.LAYERS[table] in written_before and not refetch:
-                    conn.execute(table.delete().where(table.c.project_id == project_id,
-                                                      table.c.partition_date == day))
-            counts = {name: 0 for table, name in _COUNTED.items() if table in tables}
-            arrived: set[str] = set()
-            for rows, chunk_ids in arriving:
-                if with_raw:
-                    # feedback_id is the first column of every partitioned table (schema._partitioned).
-                    ids = sorted({*chunk_ids, *(row[0] for row in rows.get(schema.raw_feedback, ()))})
-                    if refetch:
-                        self._delete_ids(conn, tables, ids, project_id, day)
-                        arrived.update(ids)
-                    self._delete_moved(conn, ids, project_id, day)
-                else:
-                    # Data point rows alone (a re-normalization) follow the raw layer, which says where an
-                    # item lives: only items whose raw row is here now are written. One that moved since
-                    # its raw row was read keeps its rows where it went.
-                    rows = self._only_items_here(conn, rows, chunk_ids, project_id, day)
-                for table, table_rows in rows.items():
-                    if table_rows:
-                        self._bulk_insert(conn, table, table_rows)
-                    if table in _COUNTED:
-                        counts[_COUNTED[table]] += len(table_rows)
-            if refetch:
-                gone.extend(sorted(present - arrived))
-                self._mark_deleted(conn, gone, project_id, day, version)
-            if counts:
-                conn.execute(schema.partition_state.update().where(*_state_key(project_id, day)).values(**counts))
-        return True
+                batch = _Batch(self, conn, project_id, first, tables, layers, version)
+                # The first day is taken before anything is fetched: a stale write of a single day
+                # fetches nothing.
+                batch.claim_until(first + timedelta(days=1))
+                steps = _take_batch(arriving, first, end, items_per_transaction)
+                if batch.stale and batch.claimed_until == end:
+                    steps = [end]
+                for step in steps:
+                    if isinstance(step, date):
+                        until = batch.finish(step)
+                    else:
+                        batch.add(step)
+        outcome.days.update(batch.written)
+        outcome.stale.update(batch.stale)
+        for day, ids in batch.gone.items():
+            outcome.gone[day] = ids
+        return until
 
-    def _present_ids(self, conn: sa.Connection, project_id: str, day: date) -> set[str]:
-        """The items of a partition that are not marked deleted."""
+    def _claim_days(self, conn: sa.Connection, project_id: str, days: list[date], layers: list[str],
+                    version: datetime, counted: Sequence[str]) -> dict[date, set[str] | None]:
+        """Take days for a write: by day, the layers written before, or None when a newer version of one
+        of them is already stored (this write lost the day).
+
+        New days are inserted (their counts zero); the others are locked until commit (two writers of
+        one day are serialized, and the older one sees it lost), compared, then updated.
+        """
+        state = schema.partition_state
+        versions = {f"{layer}_version": version for layer in layers}
+        claimed: dict[date, set[str] | None] = {}
+        for piece in _chunks(days, 500):  # SQLite takes at most 32,766 parameters a statement
+            rows = [{"project_id": project_id, "partition_date": day, **versions, **dict.fromkeys(counted, 0)}
+                    for day in piece]
+            inserted = conn.execute(_insert_state_if_missing(self.dialect, rows).returning(state.c.partition_date))
+            claimed.update((read_date(day), set()) for day in inserted.scalars())
+            existing = [day for day in piece if day not in claimed]
+            if not existing:
+                continue
+            columns = [state.c[name] for name in versions]
+            stored = conn.execute(sa.select(state.c.partition_date, *columns)
+                                  .where(state.c.project_id == project_id, state.c.partition_date.in_(existing))
+                                  .with_for_update()).all()
+            taken = []
+            for day, *values in stored:
+                values = [read_timestamp(value) for value in values]
+                if any(value is not None and value > version for value in values):
+                    claimed[read_date(day)] = None
+                else:
+                    claimed[read_date(day)] = {layer for layer, value in zip(layers, values, strict=True)
+                                               if value is not None}
+                    taken.append(read_date(day))
+            if taken:
+                conn.execute(state.update().where(state.c.project_id == project_id,
+                                                  state.c.partition_date.in_(taken)).values(**versions))
+        return claimed
+
+    def _set_counts(self, conn: sa.Connection, project_id: str, counts: dict[date, dict[str, int]]) -> None:
+        """partition_state's row counts of the given days."""
+        if not counts:
+            return
+        state = schema.partition_state
+        names = sorted(next(iter(counts.values())))
+        if self.dialect == "postgresql":
+            # One statement for any number of days: a batch of a sparse history holds hundreds.
+            assignments = ", ".join(f'"{name}" = v."{name}"' for name in names)
+            unnested = ", ".join(f'unnest(CAST(:{name} AS integer[])) AS "{name}"' for name in names)
+            conn.execute(sa.text(f"UPDATE partition_state s SET {assignments} FROM (SELECT unnest(CAST(:days AS date[])) "
+                                 f"AS day, {unnested}) v WHERE s.project_id = :project_id AND s.partition_date = v.day"),
+                         {"project_id": project_id, "days": list(counts),
+                          **{name: [count[name] for count in counts.values()] for name in names}})
+        else:
+            statement = state.update().where(state.c.project_id == sa.bindparam("p"),
+                                             state.c.partition_date == sa.bindparam("d"))
+            conn.execute(statement.values(**{name: sa.bindparam(f"n_{name}") for name in names}),
+                         [{"p": project_id, "d": day, **{f"n_{name}": count[name] for name in names}}
+                          for day, count in counts.items()])
+
+    def _present_ids(self, conn: sa.Connection, project_id: str, days: Sequence[date]) -> dict[date, set[str]]:
+        """By day, the items of partitions that are not marked deleted."""
         raw = schema.raw_feedback
-        return set(conn.execute(sa.select(raw.c.feedback_id).where(
-            raw.c.project_id == project_id, raw.c.partition_date == day, raw.c.deleted_at.is_(None))).scalars())
+        present: dict[date, set[str]] = {day: set() for day in days}
+        for piece in _chunks(days):
+            for day, feedback_id in conn.execute(sa.select(raw.c.partition_date, raw.c.feedback_id).where(
+                    raw.c.project_id == project_id, raw.c.partition_date.in_(piece), raw.c.deleted_at.is_(None))):
+                present[read_date(day)].add(feedback_id)
+        return present
+
+    def _delete_partitions(self, conn: sa.Connection, tables: Sequence[sa.Table], project_id: str,
+                           days: Sequence[date]) -> None:
+        for piece in _chunks(days):
+            for table in tables:
+                conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date.in_(piece)))
 
     def _delete_ids(self, conn: sa.Connection, tables: Sequence[sa.Table], ids: list[str], project_id: str,
-                    day: date) -> None:
-        """The rows of ``ids`` in the partition (``project_id``, ``day``) of each of ``tables``."""
+                    days: Sequence[date]) -> None:
+        """The rows of ``ids`` in the partitions of ``project_id`` on ``days``, in each of ``tables``."""
         for chunk in _chunks(ids):
             for table in tables:
-                conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date == day,
+                conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date.in_(days),
                                                   self._id_in(table.c.feedback_id)),
                              {"ids": self._ids_value(chunk)})
 
-    def _mark_deleted(self, conn: sa.Connection, ids: list[str], project_id: str, day: date,
+    def _mark_deleted(self, conn: sa.Connection, ids: list[str], project_id: str, days: Sequence[date],
                       when: datetime) -> None:
         """Items Usersnap no longer returns: their raw and data point rows stay, with ``deleted_at``; their
         other rows stay with them. A rejected item gone is no longer listed as rejected."""
         for chunk in _chunks(ids):
             where = {"ids": self._ids_value(chunk)}
             for table in (schema.raw_feedback, schema.data_points):
-                conn.execute(table.update().where(table.c.project_id == project_id, table.c.partition_date == day,
+                conn.execute(table.update().where(table.c.project_id == project_id, table.c.partition_date.in_(days),
                                                   self._id_in(table.c.feedback_id), table.c.deleted_at.is_(None))
                              .values(deleted_at=when), where)
             rejected = schema.rejected_feedback
-            conn.execute(rejected.delete().where(rejected.c.project_id == project_id, rejected.c.partition_date == day,
+            conn.execute(rejected.delete().where(rejected.c.project_id == project_id,
+                                                 rejected.c.partition_date.in_(days),
                                                  self._id_in(rejected.c.feedback_id)), where)
 
-    def _delete_moved(self, conn: sa.Connection, ids: list[str], project_id: str, day: date) -> None:
-        """An item lives in one partition: if any of ``ids`` has rows in another (it moved), they go from
-        there, from every table, so no layer ever holds it twice."""
-        for (old_project, old_day), moved in self._ids_elsewhere(conn, ids, project_id, day).items():
-            self._delete_ids(conn, schema.PARTITIONED_TABLES, moved, old_project, old_day)
-
-    def _only_items_here(self, conn: sa.Connection, rows: dict[sa.Table, Sequence[tuple]], ids: Sequence[str],
-                         project_id: str, day: date) -> dict[sa.Table, Sequence[tuple]]:
-        """``rows`` without those of items whose raw row is not in this partition. The raw rows kept
-        are locked until commit: a write moving one of them elsewhere waits, then removes these rows too."""
-        raw = schema.raw_feedback
-        here: set[str] = set()
-        for chunk in _chunks(ids):
-            query = (sa.select(raw.c.feedback_id)
-                     .where(raw.c.project_id == project_id, raw.c.partition_date == day,
-                            self._id_in(raw.c.feedback_id))
-                     .with_for_update(read=True))
-            here.update(conn.execute(query, {"ids": self._ids_value(chunk)}).scalars())
-        if here.issuperset(ids):
-            return rows
-        # feedback_id is the first column of every partitioned table (schema._partitioned).
-        return {table: [row for row in table_rows if row[0] in here] for table, table_rows in rows.items()}
-
-    def _claim(self, conn: sa.Connection, project_id: str, day: date, layers: list[str],
-               version: datetime) -> set[str] | None:
-        """Take the partition for this write: the layers written before, or None when a newer version
-        of one of them is already stored (this write lost).
-
-        A new partition is one INSERT. Otherwise the row is locked until commit (two writers of one
-        partition are serialized, and the older one sees it lost), compared, then updated.
-        """
-        state = schema.partition_state
-        versions = {f"{layer}_version": version for layer in layers}
-        values = {"project_id": project_id, "partition_date": day, **versions}
-        if conn.execute(_insert_state_if_missing(self.dialect, values).returning(state.c.project_id)).first():
-            return set()
-        columns = [state.c[name] for name in versions]
-        previous = conn.execute(sa.select(*columns).where(*_state_key(project_id, day)).with_for_update()).one()
-        stored = [read_timestamp(value) for value in previous]
-        if any(value is not None and value > version for value in stored):
-            return None
-        conn.execute(state.update().where(*_state_key(project_id, day)).values(**versions))
-        return {layer for layer, value in zip(layers, stored, strict=True) if value is not None}
-
-    def _ids_elsewhere(self, conn: sa.Connection, ids: list[str], project_id: str,
-                       day: date) -> dict[tuple[str, date], list[str]]:
-        """Which of ``ids`` have rows in another partition (items that moved), by that partition: one
-        query, usually answered with nothing. Every id with rows in a partition has one in
-        ``schema.ID_TABLES`` there."""
+    def _delete_moved(self, conn: sa.Connection, project_id: str, days_of: dict[str, date]) -> None:
+        """An item lives in one partition: if any item of ``days_of`` (feedback id -> the day it is being
+        written to) has rows in another partition (it moved), they go from there, from every table, so no
+        layer ever holds it twice. One query, usually answered with nothing."""
         found: dict[tuple[str, date], set[str]] = {}
+        for chunk in _chunks(list(days_of)):
+            for old_project, old_day, feedback_id in conn.execute(self._moved_lookup, {"ids": self._ids_value(chunk)}):
+                old_day = read_date(old_day)
+                if (old_project, old_day) != (project_id, days_of[feedback_id]):
+                    found.setdefault((old_project, old_day), set()).add(feedback_id)
+        for (old_project, old_day), moved in sorted(found.items()):
+            self._delete_ids(conn, schema.PARTITIONED_TABLES, sorted(moved), old_project, [old_day])
+
+    def _raw_days(self, conn: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, date]:
+        """Where the raw layer holds each of ``ids`` (those it holds), locking those rows until commit: a
+        write moving one of them elsewhere waits, then removes the rows written here too."""
+        raw = schema.raw_feedback
+        where: dict[str, date] = {}
         for chunk in _chunks(ids):
-            where = {"ids": self._ids_value(chunk), "project_id": project_id, "day": day}
-            for old_project, old_day, feedback_id in conn.execute(self._moved_lookup, where):
-                found.setdefault((old_project, read_date(old_day)), set()).add(feedback_id)
-        return {partition: sorted(moved) for partition, moved in sorted(found.items())}
+            query = (sa.select(raw.c.feedback_id, raw.c.partition_date)
+                     .where(raw.c.project_id == project_id, self._id_in(raw.c.feedback_id))
+                     .with_for_update(read=True))
+            where.update((key, read_date(day)) for key, day in conn.execute(query, {"ids": self._ids_value(chunk)}))
+        return where
 
     @functools.cached_property
     def _moved_lookup(self) -> sa.CompoundSelect:
-        # Built once: building it per partition cost three times as much CPU as running it.
+        # Built once: building it per write cost three times as much CPU as running it. Every id with rows
+        # in a partition has one in schema.ID_TABLES there; the partitions being written are told apart
+        # after (a write of raw_feedback alone leaves their data point rows in place).
         return sa.union(*(sa.select(table.c.project_id, table.c.partition_date, table.c.feedback_id)
-                          .where(self._id_in(table.c.feedback_id),
-                                 sa.or_(table.c.project_id != sa.bindparam("project_id"),
-                                        table.c.partition_date != sa.bindparam("day")))
-                          for table in schema.ID_TABLES))
-
+                          .where(self._id_in(table.c.feedback_id)) for table in schema.ID_TABLES))
     def _id_in(self, column: sa.Column) -> sa.ColumnElement[bool]:
         """``column`` is one of the ids given as parameter ``ids`` (its value from ``_ids_value``).
 
@@ -364,16 +390,20 @@ class Warehouse:
             try:
                 return action()
             except _CONNECTION_ERRORS as exc:
-                if attempt == _ATTEMPTS or not _is_transient(exc):
-                    raise
-                delay = 0.5 * 2 ** (attempt - 1)
-                cause = getattr(exc, "orig", None) or exc
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
-                            (str(cause).strip().splitlines() or [type(exc).__name__])[0], attempt, _ATTEMPTS - 1,
-                            delay)
-                self.engine.dispose()  # drop pooled connections to the old server
-                time.sleep(delay)
+                self._pause_before_retry(what, exc, attempt)
         raise AssertionError("unreachable")
+
+    def _pause_before_retry(self, what: str, exc: Exception, attempt: int) -> None:
+        """After the ``attempt``-th failure of ``what``: wait before trying again, or raise ``exc`` when it
+        is not worth another try or the attempts are spent."""
+        if attempt >= _ATTEMPTS or not _is_transient(exc):
+            raise exc
+        delay = 0.5 * 2 ** (attempt - 1)
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
+                    (str(cause).strip().splitlines() or [type(exc).__name__])[0], attempt, _ATTEMPTS - 1, delay)
+        self.engine.dispose()  # drop pooled connections to the old server
+        time.sleep(delay)
 
     def partition_version(self, project_id: str, day: date, layer: str = "raw") -> datetime | None:
         state = schema.partition_state
@@ -478,32 +508,190 @@ def _state_key(project_id: str, day: date) -> tuple:
     return state.c.project_id == project_id, state.c.partition_date == day
 
 
-def _insert_state_if_missing(dialect: str, values: dict[str, Any]):
+def _insert_state_if_missing(dialect: str, rows: list[dict[str, Any]]):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(schema.partition_state).values(**values).on_conflict_do_nothing()
+    return insert(schema.partition_state).values(rows).on_conflict_do_nothing()
 
 
-def gathered(chunks: Iterable[Chunk]) -> Chunk:
-    """Chunks of rows as one."""
-    chunks = list(chunks)
-    if len(chunks) == 1:
-        return chunks[0]
-    rows: dict[sa.Table, list[tuple]] = {}
-    ids: list[str] = []
-    for chunk_rows, chunk_ids in chunks:
-        for table, table_rows in chunk_rows.items():
-            rows.setdefault(table, []).extend(table_rows)
-        ids.extend(chunk_ids)
-    return rows, ids
+@dataclass
+class DaysChunk:
+    """Rows of consecutive days of one project as they arrive: by day, the rows by table and the feedback
+    ids they are of. Every day before ``whole_before`` is complete: no later chunk has rows of it."""
+    days: dict[date, Chunk]
+    whole_before: date
+
+    @property
+    def items(self) -> int:
+        return sum(len(ids) for _, ids in self.days.values())
 
 
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    """Id lists in pieces any database accepts as one IN list."""
-    for start in range(0, len(ids), _IDS_PER_CHUNK):
-        yield ids[start:start + _IDS_PER_CHUNK]
+@dataclass
+class WrittenDays:
+    """What :meth:`Warehouse.write_days` did: the days it replaced, those a newer fetch had already
+    written (left as they were), and by day the items no longer served (marked deleted)."""
+    days: set[date] = field(default_factory=set)
+    stale: set[date] = field(default_factory=set)
+    gone: dict[date, list[str]] = field(default_factory=dict)
+
+
+class _Arrivals:
+    """A stream of chunks that a batch can hand a chunk back to, for the next batch."""
+
+    def __init__(self, chunks: Iterator[DaysChunk]):
+        self._chunks, self._returned = chunks, []
+
+    def __iter__(self) -> _Arrivals:
+        return self
+
+    def __next__(self) -> DaysChunk:
+        return self._returned.pop() if self._returned else next(self._chunks)
+
+    def hand_back(self, chunk: DaysChunk) -> None:
+        self._returned.append(chunk)
+
+
+def _take_batch(arriving: _Arrivals, first: date, end: date, items: int) -> Iterator[DaysChunk | date]:
+    """One transaction's chunks, then the first day it leaves for the next: whole days from ``first`` on.
+
+    Once the batch holds ``items`` items it takes no new day: it waits for the days it has rows of to be
+    whole, and hands later days' rows back. A day larger than ``items`` stays in one batch, whole.
+    """
+    held, last_day, full = 0, first, False  # last_day: the latest day the batch has rows of
+    for chunk in arriving:
+        if full:
+            now = {day: rows for day, rows in chunk.days.items() if day <= last_day}
+            later = {day: rows for day, rows in chunk.days.items() if day > last_day}
+            if now:
+                yield DaysChunk(now, chunk.whole_before)
+            if later:  # rows come in day order: the batch's days are whole
+                arriving.hand_back(DaysChunk(later, chunk.whole_before))
+            if later or chunk.whole_before > last_day:
+                yield min([chunk.whole_before, *later])
+                return
+            continue
+        yield chunk
+        held += chunk.items
+        last_day = max([last_day, *chunk.days])
+        if chunk.whole_before >= end:
+            yield end
+            return
+        full = held >= items
+        if full and chunk.whole_before > last_day:
+            yield chunk.whole_before
+            return
+    raise RuntimeError(f"the rows stopped before the window did: days from {first} to {end} never came whole")
+
+
+class _Batch:
+    """One transaction of :meth:`Warehouse.write_days`: takes days as rows of them arrive (empty days
+    too), clears what they replace, loads the rows, and at the end marks the items gone and the counts."""
+
+    def __init__(self, warehouse: Warehouse, conn: sa.Connection, project_id: str, first: date,
+                 tables: Sequence[sa.Table], layers: list[str], version: datetime):
+        self.warehouse, self.conn, self.project_id = warehouse, conn, project_id
+        self.tables, self.layers, self.version = tables, layers, version
+        self.with_raw = schema.raw_feedback in tables
+        self.counted = [name for table, name in _COUNTED.items() if table in tables]
+        self.claimed_until = first
+        self.before: dict[date, set[str]] = {}  # days taken: the layers written before
+        self.stale: set[date] = set()
+        self.present: dict[date, set[str]] = {}  # days fetched before: their items not marked deleted
+        self.arrived: dict[date, set[str]] = {}
+        self.counts: dict[date, dict[str, int]] = {}
+        self.gone: dict[date, list[str]] = {}
+
+    @property
+    def written(self) -> set[date]:
+        return set(self.before)
+
+    def claim_until(self, until: date) -> None:
+        days = []
+        while self.claimed_until < until:
+            days.append(self.claimed_until)
+            self.claimed_until += timedelta(days=1)
+        if not days:
+            return
+        warehouse, conn = self.warehouse, self.conn
+        claimed = warehouse._claim_days(conn, self.project_id, days, self.layers, self.version, self.counted)
+        refetched = []
+        for day, before in sorted(claimed.items()):
+            if before is None:
+                self.stale.add(day)
+                continue
+            self.before[day] = before
+            self.counts[day] = dict.fromkeys(self.counted, 0)
+            if self.with_raw and "raw" in before:
+                refetched.append(day)
+        # A day fetched before has its items replaced one by one: an item the API no longer returns keeps
+        # its rows, marked deleted (soft delete), instead of vanishing.
+        if refetched:
+            self.present.update(warehouse._present_ids(conn, self.project_id, refetched))
+            self.arrived.update((day, set()) for day in refetched)
+        for table in self.tables:
+            # A layer never written for a day has no rows in it: nothing to delete.
+            cleared = [day for day in days if day in self.before and day not in self.present
+                       and schema.LAYERS[table] in self.before[day]]
+            if cleared:
+                warehouse._delete_partitions(conn, [table], self.project_id, cleared)
+
+    def add(self, chunk: DaysChunk) -> None:
+        if not chunk.days:
+            return
+        self.claim_until(max(chunk.days) + timedelta(days=1))
+        live = {day: rows for day, rows in chunk.days.items() if day not in self.stale}
+        if not live:
+            return
+        warehouse, conn = self.warehouse, self.conn
+        if self.with_raw:
+            # feedback_id is the first column of every partitioned table (schema._partitioned).
+            ids = {day: sorted({*day_ids, *(row[0] for row in rows.get(schema.raw_feedback, ()))})
+                   for day, (rows, day_ids) in live.items()}
+            refetched = [day for day in live if day in self.present]
+            if refetched:
+                warehouse._delete_ids(conn, self.tables, [key for day in refetched for key in ids[day]],
+                                      self.project_id, refetched)
+                for day in refetched:
+                    self.arrived[day].update(ids[day])
+            warehouse._delete_moved(conn, self.project_id, {key: day for day, day_ids in ids.items() for key in day_ids})
+        else:
+            # Data point rows alone (a re-normalization) follow the raw layer, which says where an item
+            # lives: only items whose raw row is on their day now are written. One that moved since its
+            # raw row was read keeps its rows where it went.
+            where = warehouse._raw_days(conn, self.project_id, [key for _, day_ids in live.values() for key in day_ids])
+            live = {day: ({table: [row for row in table_rows if where.get(row[0]) == day]
+                           for table, table_rows in rows.items()}, day_ids)
+                    for day, (rows, day_ids) in live.items()}
+        by_table: dict[sa.Table, list[tuple]] = {}
+        for day, (rows, _) in live.items():
+            for table, table_rows in rows.items():
+                by_table.setdefault(table, []).extend(table_rows)
+                if table in _COUNTED:
+                    self.counts[day][_COUNTED[table]] += len(table_rows)
+        for table, table_rows in by_table.items():
+            if table_rows:
+                warehouse._bulk_insert(conn, table, table_rows)
+
+    def finish(self, until: date) -> date:
+        self.claim_until(until)
+        for day, present in self.present.items():
+            self.gone[day] = sorted(present - self.arrived[day])
+        gone_days = [day for day, ids in self.gone.items() if ids]
+        if gone_days:
+            self.warehouse._mark_deleted(self.conn, [key for day in gone_days for key in self.gone[day]],
+                                         self.project_id, gone_days, self.version)
+        # Days taken for the first time were inserted with zero counts.
+        self.warehouse._set_counts(self.conn, self.project_id, {
+            day: counts for day, counts in self.counts.items() if self.before[day] or any(counts.values())})
+        return until
+
+
+def _chunks(values: Sequence, size: int = _IDS_PER_CHUNK) -> Iterator[Sequence]:
+    """Id or day lists in pieces any database accepts as one IN list."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def read_timestamp(value: datetime | str | None) -> datetime | None:
