@@ -158,6 +158,7 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         instance_env = {}
     return {**base_env, **instance_env, "DAGSTER_HOME": str(home), "DAGSTER_EVENT_BATCH_SIZE": "1000",
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",  # as ./dev sets them
             "USERSNAP_API_URL": url,
             "USERSNAP_JWT_ID": "demo-jwt-id", "USERSNAP_JWT_SECRET": "demo-jwt-secret-for-the-emulator-only",
             "USERSNAP_IMPORT_HISTORY_START": first.isoformat(), "USERSNAP_WAREHOUSE_URL": warehouse,

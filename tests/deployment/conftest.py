@@ -169,7 +169,8 @@ def deployment(postgres_databases):
             "USERSNAP_REPORT_DIR": str(LOGS / "reports"),
             "USERSNAP_SENSOR_INTERVAL_SECONDS": "5",
             "USERSNAP_IMPORT_SCHEDULE_CRON": "* * * * *",  # a tick every minute, not every hour
-            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as the README's production section sets it
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as the README's production section sets them
+            "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
         }
         env.pop("USERSNAP_PROJECT_IDS", None)
         built = Deployment(emulator, warehouse_url, env, free_port(), first_day)

@@ -37,7 +37,7 @@ def _environment(api_url, warehouse_url, dagster_home, **extra):
     return {**os.environ, "USERSNAP_API_URL": api_url, "USERSNAP_JWT_ID": DEFAULT_JWT_ID,
             "USERSNAP_JWT_SECRET": DEFAULT_JWT_SECRET, "USERSNAP_IMPORT_HISTORY_START": FIRST_DAY.isoformat(),
             "USERSNAP_WAREHOUSE_URL": warehouse_url, "DAGSTER_HOME": str(dagster_home),
-            "DAGSTER_EVENT_BATCH_SIZE": "1000",  # as ./dev sets it
+            "DAGSTER_EVENT_BATCH_SIZE": "1000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",  # as ./dev sets them
             "USERSNAP_PROJECT_IDS": "", **extra}
 
 

@@ -39,6 +39,7 @@ _TRANSIENT = ("could not connect", "connection refused", "server closed the conn
               "deadlock detected")
 NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
+_TIMESTAMP = {"postgresql": "timestamptz", "sqlite": "TEXT"}  # a version as a statement parameter
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 # partition_state's counts of a partition's rows, by the table counted
 _COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
@@ -222,10 +223,16 @@ class Warehouse:
         state = schema.partition_state
         versions = {f"{layer}_version": version for layer in layers}
         claimed: dict[date, set[str] | None] = {}
-        for piece in _chunks(days, 500):  # SQLite takes at most 32,766 parameters a statement
-            rows = [{"project_id": project_id, "partition_date": day, **versions, **dict.fromkeys(counted, 0)}
-                    for day in piece]
-            inserted = conn.execute(_insert_state_if_missing(self.dialect, rows).returning(state.c.partition_date))
+        # One statement for any number of days, its days one parameter: a batch of a sparse history holds
+        # hundreds, and a multi-row VALUES cost more to compile than to run.
+        columns = ", ".join(f'"{name}"' for name in [*versions, *counted])
+        values = ", ".join([*(f"CAST(:{name} AS {_TIMESTAMP[self.dialect]})" for name in versions), *("0" for _ in counted)])
+        insert = sa.text(f'INSERT INTO partition_state (project_id, partition_date, {columns}) '
+                         f'SELECT :project_id, {self._days_column}, {values} FROM {self._days_source} '
+                         "WHERE true ON CONFLICT DO NOTHING RETURNING partition_date")
+        for piece in _chunks(days):
+            inserted = conn.execute(insert, {"project_id": project_id, "days": self._days_value(piece),
+                                             **{name: self._timestamp_value(version) for name in versions}})
             claimed.update((read_date(day), set()) for day in inserted.scalars())
             existing = [day for day in piece if day not in claimed]
             if not existing:
@@ -353,6 +360,21 @@ class Warehouse:
 
     def _ids_value(self, ids: Sequence[str]) -> list[str] | str:
         return list(ids) if self.dialect == "postgresql" else json.dumps(list(ids))
+
+    @property
+    def _days_source(self) -> str:
+        """The rows of parameter ``days`` (its value from ``_days_value``), as a FROM clause."""
+        return "unnest(CAST(:days AS date[])) AS day" if self.dialect == "postgresql" else "json_each(:days)"
+
+    @property
+    def _days_column(self) -> str:
+        return "day" if self.dialect == "postgresql" else "value"
+
+    def _days_value(self, days: Sequence[date]) -> list[date] | str:
+        return list(days) if self.dialect == "postgresql" else json.dumps([day.isoformat() for day in days])
+
+    def _timestamp_value(self, moment: datetime) -> datetime | str:
+        return moment if self.dialect == "postgresql" else _sqlite_value(moment)
 
     def replace_project_rows(self, table: sa.Table, project_id: str, rows: Sequence[tuple]) -> None:
         """Replace one project's rows of an unpartitioned table in one transaction."""
@@ -506,14 +528,6 @@ def _is_transient(exc: Exception) -> bool:
 def _state_key(project_id: str, day: date) -> tuple:
     state = schema.partition_state
     return state.c.project_id == project_id, state.c.partition_date == day
-
-
-def _insert_state_if_missing(dialect: str, rows: list[dict[str, Any]]):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(schema.partition_state).values(rows).on_conflict_do_nothing()
 
 
 @dataclass
