@@ -47,7 +47,9 @@ CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt")
 # reference, sparse as a quiet account's three years (3 items a day per project)
 CASES = {"dense": (60_000, 2, 175), "large": (200_000, 4, 180), "sparse": (6_570, 2, 1_095)}
 RUNS = (("dense", 0), ("dense", 100), ("large", 0), ("sparse", 0), ("sparse", 100))
-STEP_DONE = re.compile(r'Finished execution of step "\w*import_feedback" in ([\d.]+)(ms|s)\b')
+STEP_DONE = re.compile(r'Finished execution of step "(\w+)" in ([\w.]+)\.\n')  # Dagster's format_duration
+DURATION = re.compile(r"([\d.]+)(ms|h|m|s)")
+UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 def free_port() -> int:
@@ -91,10 +93,13 @@ def run(name: str, command: list[str], env: dict, port: int, workdir: Path, emul
     if process.returncode != 0:
         raise RuntimeError(f"{name} failed ({process.returncode}); see {out}:\n{out.read_text()[-3000:]}")
     output = out.read_text()
-    step = STEP_DONE.search(output)
+    # a Dagster run's steps: the import, and each check
+    steps = {name: round(sum(float(value) * UNIT_S[unit] for value, unit in DURATION.findall(duration)), 2)
+             for name, duration in STEP_DONE.findall(output)}
+    imported = next((seconds for name, seconds in steps.items() if name.endswith("import_feedback")), None)
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
             "requests": emulator_requests(port) - before, "output": output[-400:],
-            **({"import_step_s": round(float(step[1]) / (1000 if step[2] == "ms" else 1), 2)} if step else {}),
+            **({"import_step_s": imported, "steps_s": steps} if steps else {}),
             "cpu_s": {"own": round(own, 1), "emulator": round(emulator, 1),
                       "rest": round(max(0.0, machine - own - emulator), 1)}}
 
