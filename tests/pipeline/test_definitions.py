@@ -48,7 +48,7 @@ def test_every_expected_definition_is_there():
     assert defs.resolve_schedule_def("usersnap_weekly_theme_discovery").cron_schedule == "0 5 * * 1"
     assert defs.resolve_job_def("usersnap_themes")
     sensor = defs.resolve_sensor_def("usersnap_change_sensor")
-    assert sensor.minimum_interval_seconds == 60 and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 15 and sensor.default_status == dg.DefaultSensorStatus.RUNNING
     policy = defs.resolve_asset_graph().get(dg.AssetKey("data_points")).freshness_policy
     assert policy.fail_window.to_timedelta().total_seconds() == 3 * 3600
 

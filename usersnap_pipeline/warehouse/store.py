@@ -1,6 +1,7 @@
-"""Reading and writing the warehouse. Every write replaces one (project, day) partition of a set
-of tables in a single transaction: a re-run gives the same rows, a failed run leaves the previous
-rows in place, and readers see either the old partition or the new one, never half of it.
+"""Reading and writing the warehouse. Every write replaces whole (project, day) partitions of a set of
+tables, each partition within a single transaction (a window of many days is written in transactions of
+many whole days): a re-run gives the same rows, a failed run leaves the previous rows in place, and
+readers see either the old partition or the new one, never half of it.
 
 PostgreSQL is loaded with COPY; SQLite with executemany inside the transaction.
 """
@@ -183,7 +184,7 @@ class Warehouse:
         if self.dialect == "sqlite":
             # Gathered before the lock: fetching while holding it would stop every other write.
             held = list(_take_batch(arriving, first, end, items_per_transaction))
-            with _SQLITE_LOCK, self.engine.begin() as conn:
+            with self._writing(), self.engine.begin() as conn:
                 batch = _Batch(self, conn, project_id, first, tables, layers, version)
                 for days in held[:-1]:
                     batch.add(days)
