@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 from html import escape
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -179,8 +180,31 @@ def test_too_little_feedback_gives_no_themes_and_says_so(pipeline):
     assert "No themes yet" in report
 
 
+def _plant_personal_details(emulator) -> list[str]:
+    """Customers' emails, phone numbers, card numbers, IBANs and addresses added to every text input of
+    every item, as some write them; the details planted."""
+    planted = [json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "planted_pii.jsonl")
+               .read_text(encoding="utf-8").splitlines()]
+    details = []
+    for n, item in enumerate(emulator.store.items()):
+        extra = planted[n % len(planted)]
+        inputs = [{**entry, "text_value": f"{entry['text_value']} {extra['text']}"}
+                  if isinstance(entry.get("text_value"), str) and entry["text_value"].strip() else entry
+                  for entry in item["ordered_inputs"]]
+        emulator.store.edit(item["feedback_id"], {"ordered_inputs": inputs})
+        details += extra["pii"]
+    return sorted(set(details))
+
+
+def _shown(metadata: dict) -> str:
+    """Every text a metadata entry shows in the UI, tables included."""
+    return json.dumps({key: [record.data for record in value.records] if hasattr(value, "records") else str(value)
+                       for key, value in metadata.items()}, ensure_ascii=False)
+
+
 @SQLITE_ONLY
-def test_trends_chart_and_report_are_written_and_attached(pipeline):
+def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emulator):
+    planted = _plant_personal_details(pipeline_emulator)
     pipeline.seed(FIRST_DAY, ANCHOR.date())
     with dg.instance_for_test() as instance:
         result = pipeline.themes(instance)
@@ -201,6 +225,14 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline):
     themes = list(pipeline.warehouse.rows(schema.themes))
     assert all(escape(t["label"]) in html for t in themes)
     assert "Other / unclear" in html
+
+    # Personal details: kept in the warehouse, masked in the report's quotes and in the UI's metadata.
+    stored = " ".join(row["text"] or "" for row in pipeline.warehouse.rows(schema.data_points))
+    assert all(detail in stored for detail in planted)
+    assert "[email]" in html or "[phone]" in html  # the quotes did carry some
+    quotes = json.dumps([row["quotes_json"] for row in themes], ensure_ascii=False)
+    shown = html + quotes + "".join(_shown(_metadata(result, asset)) for asset in ("themes", "theme_report"))
+    assert [detail for detail in planted if detail in shown or escape(detail) in shown] == []
 
     trends = list(pipeline.warehouse.rows(schema.theme_trends))
     days = {row["period_start"] for row in trends if row["granularity"] == "day"}

@@ -9,6 +9,8 @@ import dagster as dg
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from ..transform.redact import redact
+
 
 def preview_table(rows: Iterable[Any], columns: Sequence[str], *, width: int = 80) -> dg.MetadataValue:
     """A few rows as a typed table the UI shows (long text shortened). Objects or dicts alike."""
@@ -18,7 +20,7 @@ def preview_table(rows: Iterable[Any], columns: Sequence[str], *, width: int = 8
         for column in columns:
             value = row.get(column) if isinstance(row, dict) else getattr(row, column)
             if not isinstance(value, (bool, int, float, type(None))):
-                value = str(value)
+                value = redact(str(value))  # what customers typed about themselves stays in the warehouse
                 value = value if len(value) <= width else value[: width - 1] + "…"
             values[column] = value
         records.append(values)

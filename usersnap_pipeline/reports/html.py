@@ -9,6 +9,7 @@ from datetime import datetime
 from html import escape
 
 from ..themes.describe import ThemeSummary
+from ..transform.redact import redact
 from ..themes.trends import TrendRow, movers
 
 TITLE = "Usersnap feedback themes"
@@ -69,7 +70,8 @@ def render_report(themes: Sequence[ThemeSummary], trends: Sequence[TrendRow], ch
             for quote in theme.quotes:
                 link = (f' <a href="{escape(quote["source_url"])}">open in Usersnap</a>'
                         if quote.get("source_url") else "")
-                parts.append(f"<li><blockquote>“{escape(quote['text'])}”</blockquote>{link}</li>")
+                # Quotes are masked when themes are found; themes found before that are masked here too.
+                parts.append(f"<li><blockquote>“{escape(redact(quote['text']))}”</blockquote>{link}</li>")
             parts.append("</ul></section>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -29,7 +29,7 @@ from ..warehouse.store import read_date, read_timestamp
 # Customers' feedback as it is now: not Usersnap's demo samples, not feedback deleted in Usersnap since.
 FEEDBACK = sa.and_(s.data_points.c.is_demo == sa.false(), s.data_points.c.deleted_at.is_(None))
 # Part of every embedding's key: a change to what clean_for_themes removes embeds every text again.
-CLEANING_VERSION = "cleaned-2"
+CLEANING_VERSION = "cleaned-3"
 EMBED_CHUNK = 2000  # data points embedded and written per transaction: memory stays bounded
 
 

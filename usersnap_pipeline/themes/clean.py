@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ..transform.redact import MASKS, redact
+
 # A line that is only a sign-off, a signature or a device footer ends the message's content.
 _SIGN_OFF = re.compile(
     r"""^\s*(
@@ -42,6 +44,7 @@ _TRAILING_SIGN_OFF = re.compile(
     r"[,.!]?(\s+[^\W\d_]+)?\s*$", re.IGNORECASE)
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_MASK = re.compile("|".join(re.escape(mask) for mask in MASKS.values()))
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, contractions kept whole
 MIN_WORDS = 2  # fewer words than this left after cleaning: nothing a theme could be about
 
@@ -55,9 +58,11 @@ def prose(text: str) -> str:
 
 
 def clean_for_themes(text: str) -> str:
-    """The text's prose with greetings, sign-offs, signatures, politeness, emoji and pasted repetition removed."""
+    """The text's prose with greetings, sign-offs, signatures, politeness, emoji, pasted repetition and
+    personal details (emails, phone, card and IBAN numbers, addresses) removed: a theme's label and
+    keyphrases are read from these texts, so no customer's address can name a theme."""
     lines = []
-    for line in prose(text).splitlines():
+    for line in _MASK.sub(" ", redact(prose(text))).splitlines():
         if _SIGN_OFF.match(line):
             break  # what follows a sign-off is a signature: name, title, company
         lines.append(line)

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..transform.redact import redact
 from .clean import STOP_WORDS, WORD, language_of
 
 KEYWORDS = 8
@@ -181,7 +182,7 @@ def representative_quotes(candidates: Sequence[tuple[str, str, str | None]], emb
     chosen: list[int] = []
     seen: set[str] = set()
     for index in order:
-        short = shorten(candidates[index][1])
+        short = shorten(redact(candidates[index][1]))
         if short.casefold() in seen or any(float(embeddings[index] @ embeddings[other]) > NEAR_DUPLICATE
                                            for other in chosen):
             continue
@@ -189,7 +190,8 @@ def representative_quotes(candidates: Sequence[tuple[str, str, str | None]], emb
         seen.add(short.casefold())
         if len(chosen) == count:
             break
-    return [Quote(candidates[i][0], shorten(candidates[i][1]), candidates[i][2]) for i in chosen]
+    # Masked before it is shortened: a cut must not leave half an email address readable.
+    return [Quote(candidates[i][0], shorten(redact(candidates[i][1])), candidates[i][2]) for i in chosen]
 
 
 def summary_of(keywords: Sequence[str], size: int, share: float, quotes: Sequence[Quote]) -> str:
