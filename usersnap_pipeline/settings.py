@@ -21,11 +21,11 @@ from .usersnap import DEFAULT_API_URL, UsersnapConfigError, validate_api_url
 
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.sqlite"
 DEFAULT_REPORT_DIR = Path("data") / "reports"
-# The schedules, all UTC: the recent days' import (minute 5 of every hour), the daily reconciliation sweep,
-# assignees, theme assignment, theme discovery.
 # A new submission reaches the warehouse within about this plus one run of its day (seconds); an idle
 # tick costs one request per project (bench/README.md, freshness).
 DEFAULT_SENSOR_INTERVAL_SECONDS = 15
+# The schedules, all UTC: the recent days' import (minute 5 of every hour), the daily reconciliation sweep,
+# assignees, theme assignment, theme discovery.
 DEFAULT_CRONS = {"import_schedule_cron": "5 * * * *", "reconciliation_cron": "40 2 * * *",
                  "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *", "theme_discovery_cron": "0 5 * * 1"}
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")

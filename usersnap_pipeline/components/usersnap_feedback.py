@@ -66,7 +66,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     jwt_secret_env: str = "USERSNAP_JWT_SECRET"
     warehouse_url: str | None = None  # a URL without a password; default sqlite:///data/warehouse.sqlite
     warehouse_url_env: str | None = None  # the variable holding the URL (read at run time); wins when set
-    fetch_concurrency: int | str | None = None  # (project, day) windows fetched at once; default 4
+    fetch_concurrency: int | str | None = None  # fetch windows crawled at once; default 4
     sensor_interval_seconds: int | str | None = None  # default 15
     import_schedule_cron: str | None = None  # default "5 * * * *" (UTC); the others below, likewise
     reconciliation_cron: str | None = None  # default "40 2 * * *"

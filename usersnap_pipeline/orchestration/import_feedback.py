@@ -43,8 +43,8 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         names.asset(RAW_FEEDBACK), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
         metadata=table_metadata(schema.raw_feedback),
         description="Every Usersnap feedback item created in the partition's days, stored as the API's JSON "
-                    "(table raw_feedback). Fetched per (project, day) through the filter endpoint, created_at "
-                    "ascending.")
+                    "(table raw_feedback). Fetched through the filter endpoint, created_at ascending, in windows "
+                    "sized by item counts and cut into days as the items arrive.")
     data_points = dg.AssetSpec(
         names.asset(DATA_POINTS), deps=[raw_feedback], group_name=names.import_group, kinds={"python", "sql"},
         tags=names.tags, metadata=table_metadata(schema.data_points), freshness_policy=DATA_POINTS_FRESHNESS,
@@ -52,8 +52,8 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                     + "; ".join(f"{table.name}: {table.comment.rstrip('.')}" for table in NORMALIZED_TABLES) + ".")
     usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
-    # One op for both assets: selected together, each (project, day) is fetched, normalized and
-    # written in one transaction, nothing read back. Dagster records a materialization per asset
+    # One op for both assets: selected together, each day is fetched, normalized and written with
+    # its raw items in one transaction, nothing read back. Dagster records a materialization per asset
     # and day, so the data point tables are one asset, not six.
     @dg.multi_asset(
         name=names(IMPORT_OP),
@@ -62,7 +62,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
         required_resource_keys={usersnap_key, warehouse_key},
-        description="Fetch feedback per (project, day), normalize it and replace each partition atomically. "
+        description="Fetch feedback, normalize it and replace each (project, day) partition atomically. "
                     "raw_feedback alone: fetch only. data_points alone: normalize the stored raw layer again, "
                     "without calling the API.",
     )

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
-from ..transform.normalize import normalize_items, parse_timestamp
+from ..transform.normalize import normalize_items
 from ..transform.raw import raw_row
 from ..usersnap import Page, UsersnapClient, created_at_window
 from ..warehouse import Warehouse
@@ -154,10 +154,11 @@ def _days_of(pages: Iterator[Page], project_id: str, first: date, stop: date, fe
     for page in pages:
         texts = page.item_texts or [None] * len(page.items)
         for item, text in zip(page.items, texts, strict=True):
-            created = parse_timestamp(item.get("created_at")) if isinstance(item, dict) else None
-            # Days never go back: the crawl is ascending, a later day's rows may already be written.
-            day = max(day, min(created.astimezone(timezone.utc).date(), stop - timedelta(days=1))) if created else day
             row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
+            if row.created_at is not None:
+                # Days never go back: the crawl is ascending, a later day's rows may already be written.
+                day = max(day, min(row.created_at.astimezone(timezone.utc).date(), stop - timedelta(days=1)))
+                row = row._replace(partition_date=day)
             report = days.setdefault(day, ImportReport())
             if row.feedback_id in seen:
                 report.add_duplicate(project_id)

@@ -207,10 +207,9 @@ class Warehouse:
                         until = batch.finish(step)
                     else:
                         batch.add(step)
-        outcome.days.update(batch.written)
+        outcome.days.update(batch.before)
         outcome.stale.update(batch.stale)
-        for day, ids in batch.gone.items():
-            outcome.gone[day] = ids
+        outcome.gone.update(batch.gone)
         return until
 
     def _claim_days(self, conn: sa.Connection, project_id: str, days: list[date], layers: list[str],
@@ -617,10 +616,6 @@ class _Batch:
         self.arrived: dict[date, set[str]] = {}
         self.counts: dict[date, dict[str, int]] = {}
         self.gone: dict[date, list[str]] = {}
-
-    @property
-    def written(self) -> set[date]:
-        return set(self.before)
 
     def claim_until(self, until: date) -> None:
         days = []
