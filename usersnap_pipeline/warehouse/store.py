@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg2
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import migrate, schema
 from .copy_text import copy_data
@@ -95,14 +95,17 @@ class Warehouse:
         self.engine.dispose()
 
     def ensure_schema(self) -> None:
-        with self._writing(), self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                # Every step of a run starts here, several at once: one at a time, or two would both find
-                # a table missing (or an upgrade to do) and the second would fail making it.
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-                if self.namespace:
-                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.namespace}"'))
-            migrate.to_current_schema(conn)
+        def make_current() -> None:
+            with self._writing(), self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # Every step of a run starts here, several at once: one at a time, or two would both
+                    # find a table missing (or an upgrade to do) and the second would fail making it.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                    if self.namespace:
+                        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.namespace}"'))
+                migrate.to_current_schema(conn)
+        # Each step checks before it acts: a connection lost half-way leaves nothing a second try trips on.
+        self._retrying("make the schema current", make_current)
         if self.dialect == "postgresql":
             self._compress_with_lz4(schema.raw_feedback.c.item_json)
 
@@ -392,6 +395,25 @@ class Warehouse:
                 return [table.delete()]
             return [table.delete().where(table.c.feedback_id.in_(chunk)) for chunk in _chunks(ids)]
         self._replace(rows, deletes, f"write {', '.join(table.name for table in rows)}")
+
+    def insert_missing(self, table: sa.Table, rows: Sequence[dict]) -> None:
+        """Insert the rows whose primary key is not in ``table`` yet; leave the others as they are."""
+        if not rows:
+            return
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        statement = insert.values(list(rows)).on_conflict_do_nothing(index_elements=list(table.primary_key.columns))
+
+        def write() -> None:
+            with self._writing(), self.engine.begin() as conn:
+                conn.execute(statement)
+        self._retrying(f"write {table.name}", write)
+
+    def update(self, statement: sa.Update) -> int:
+        """Run one UPDATE in its own transaction; the rows it changed."""
+        def write() -> int:
+            with self._writing(), self.engine.begin() as conn:
+                return conn.execute(statement).rowcount
+        return self._retrying(f"update {statement.table.name}", write)
 
     def _replace(self, rows: dict[sa.Table, Sequence[tuple]], deletes, what: str) -> None:
         """In one transaction, per table: run ``deletes(table)``, then bulk-load its new rows."""
