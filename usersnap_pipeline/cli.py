@@ -131,7 +131,8 @@ def run_report(args: argparse.Namespace) -> int:
     finally:
         warehouse.dispose()
     print(f"{len(report.themes)} themes, {len(report.trends)} trend rows from {_where(url)}")
-    print(f"Report: {report.html_path.resolve()}\nChart:  {report.chart_path.resolve()}")
+    print(f"Report: {report.html_path.resolve()}\nChart:  {report.chart_path.resolve()}\n"
+          f"CSV:    {report.csv_path.resolve()}")
     return 0
 
 

@@ -55,6 +55,7 @@ class Settings:
     # Names of the environment variables holding secrets, read at run time (never their values here).
     jwt_id_env: str = "USERSNAP_JWT_ID"
     jwt_secret_env: str = "USERSNAP_JWT_SECRET"
+    alert_webhook_url_env: str = "USERSNAP_ALERT_WEBHOOK_URL"  # rising-theme alerts; unset: none are sent
     warehouse_url_env: str | None = None  # the variable warehouse_url came from, if it did
 
 

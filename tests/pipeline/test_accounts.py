@@ -75,7 +75,7 @@ def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, wareh
     defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
 
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {f"{p}/{name}" for p in ACCOUNTS for name in ("raw_feedback", "data_points", "assignees")}
+    assert keys == {f"{p}/{name}" for p in ACCOUNTS for name in ("raw_feedback", "data_points", "projects", "assignees")}
     for prefix in ACCOUNTS:
         assert defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
         assert defs.resolve_schedule_def(f"{prefix}_usersnap_hourly_recent_import")

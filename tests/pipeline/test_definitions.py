@@ -13,8 +13,8 @@ from usersnap_pipeline.orchestration.code_location import IMPORT_JOB, build_defi
 from usersnap_pipeline.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED_ASSETS = {"raw_feedback", "data_points", "assignees", "data_point_embeddings", "themes", "data_point_themes",
-                   "theme_trends", "theme_report"}
+EXPECTED_ASSETS = {"raw_feedback", "data_points", "projects", "assignees", "data_point_embeddings",
+                   "data_point_sentiment", "themes", "data_point_themes", "theme_trends", "theme_report", "theme_alerts"}
 EXPECTED_CHECKS = {"matches_usersnap", "feedback_id_unique", "required_columns_not_null",
                    "metadata_rows_have_their_data_point", "no_rejected_items"}
 ENV = {"USERSNAP_IMPORT_HISTORY_START": "2026-05-01"}
@@ -143,8 +143,10 @@ def test_every_table_asset_shows_the_columns_of_its_warehouse_table():
 
     defs = _defs()
     tables = {"raw_feedback": schema.raw_feedback, "data_points": schema.data_points, "assignees": schema.assignees,
-              "data_point_embeddings": schema.data_point_embeddings, "themes": schema.themes,
-              "data_point_themes": schema.data_point_themes, "theme_trends": schema.theme_trends}
+              "projects": schema.projects, "data_point_embeddings": schema.data_point_embeddings,
+              "data_point_sentiment": schema.data_point_sentiment, "themes": schema.themes,
+              "data_point_themes": schema.data_point_themes, "theme_trends": schema.theme_trends,
+              "theme_alerts": schema.theme_alerts}
     assert set(tables) == EXPECTED_ASSETS - {"theme_report"}  # the report is files, not a table
     for key, table in tables.items():
         metadata = defs.resolve_assets_def(key).specs_by_key[dg.AssetKey(key)].metadata

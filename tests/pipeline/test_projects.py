@@ -119,11 +119,16 @@ def test_removing_the_credentials_stops_every_call_and_keeps_everything(pipeline
     assert sum(1 for _ in pipeline.warehouse.rows(schema.data_points)) == 700
 
 
-def test_assignees_resolve_assignee_ids_to_names(pipeline, pipeline_emulator):
+def test_projects_and_assignees_resolve_ids_to_names(pipeline, pipeline_emulator):
     assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
-    assignees = next(a for a in pipeline.defs.assets if a.keys == {dg.AssetKey("assignees")})
+    assignees = next(a for a in pipeline.defs.assets if dg.AssetKey("assignees") in a.keys)
+    assert assignees.keys == {dg.AssetKey("assignees"), dg.AssetKey("projects")}
     with dg.instance_for_test() as instance:
         assert dg.materialize([assignees], resources=pipeline.defs.resources, instance=instance).success
+    projects = {r["project_id"]: r for r in pipeline.warehouse.rows(schema.projects)}
+    assert {pid: (r["name"], r["is_live"]) for pid, r in projects.items()} == {
+        p["project_id"]: (p["name"], p["is_live"]) for p in pipeline_emulator.store.list_projects()}
+    assert all(r["created_at"] is not None for r in projects.values())
     rows = {(r["project_id"], r["user_id"]): r for r in pipeline.warehouse.rows(schema.assignees)}
     expected = {(pid, u["user_id"]): f"{u['first_name']} {u['last_name']}"
                 for pid, users in pipeline_emulator.store.assignees.items() for u in users}

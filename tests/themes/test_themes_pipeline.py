@@ -5,6 +5,7 @@ chart and report files."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
 from usersnap_pipeline.orchestration.themes import ASSIGNMENT_ASSETS
 from usersnap_pipeline.steps.themes import read_themes
+from usersnap_pipeline.transform.redact import redact
 from usersnap_pipeline.warehouse import schema
 
 # Measured 0.58 / 0.41 on this data (700 draws from the corpus, its noise counted as a topic and
@@ -220,18 +222,45 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emu
     report = pipeline.settings.report_dir / "themes.html"
     assert metadata["report"] == str(report.resolve())
     html = report.read_text()
-    for heading in ("<h1>Usersnap feedback themes</h1>", "<h2>Trends</h2>", "<h2>Themes</h2>"):
+    dp = schema.data_points.c
+    projects = {row.project_id for row in pipeline.warehouse.fetch(sa.select(dp.project_id).distinct())}
+    for heading in ("<h1>Usersnap feedback themes</h1>", "<h2>Trends</h2>", "<h2>All projects</h2>",
+                    *(f"<h2>Project: {project}</h2>" for project in projects), '<h2 id="themes">Themes</h2>'):
         assert heading in html
     themes = list(pipeline.warehouse.rows(schema.themes))
     assert all(escape(t["label"]) in html for t in themes)
-    assert "Other / unclear" in html
+    assert html.count("Other / unclear") == 1 + len(projects)
+    assert metadata["projects"] == len(projects)
+
+    # Sentiment: every data point scored, from its text (the corpus is mostly complaints) and its rating.
+    feedback = {row.feedback_id: row for row in pipeline.warehouse.fetch(
+        sa.select(dp.feedback_id, dp.text, dp.rating).where(dp.is_demo == sa.false(), dp.deleted_at.is_(None)))}
+    sentiments = {row["feedback_id"]: row for row in pipeline.warehouse.rows(schema.data_point_sentiment)}
+    assert set(sentiments) == set(feedback)
+    labels = Counter(row["sentiment"] for row in sentiments.values())
+    assert labels.most_common(1)[0][0] == "negative" and labels["positive"] and labels["neutral"]
+    rated = [row for fid, row in sentiments.items() if feedback[fid].rating is not None]
+    assert rated and all(row["rating_score"] is not None for row in rated)
+    assert "% negative" in html
+
+    # The CSV export: one row per data point, its best theme and sentiment as the warehouse has them.
+    with open(pipeline.settings.report_dir / "data_points.csv", newline="", encoding="utf-8") as file:
+        exported = {row["feedback_id"]: row for row in csv.DictReader(file)}
+    assert metadata["data_points_csv"] == str((pipeline.settings.report_dir / "data_points.csv").resolve())
+    best, theme_labels = _best_themes(pipeline.warehouse), {t["theme_id"]: t["label"] for t in themes}
+    assert set(exported) == set(feedback)
+    for fid, row in exported.items():
+        assert (row["theme_id"], row["theme"]) == (best.get(fid, ""), theme_labels.get(best.get(fid), ""))
+        assert (row["sentiment"], float(row["sentiment_score"])) == (sentiments[fid]["sentiment"],
+                                                                      sentiments[fid]["score"])
+        assert row["text"] == redact(feedback[fid].text)
 
     # Personal details: kept in the warehouse, masked in the report's quotes and in the UI's metadata.
     stored = " ".join(row["text"] or "" for row in pipeline.warehouse.rows(schema.data_points))
     assert all(detail in stored for detail in planted)
     assert "[email]" in html or "[phone]" in html  # the quotes did carry some
     quotes = json.dumps([row["quotes_json"] for row in themes], ensure_ascii=False)
-    shown = html + quotes + "".join(_shown(_metadata(result, asset)) for asset in ("themes", "theme_report"))
+    shown = html + quotes + json.dumps(exported, ensure_ascii=False) + "".join(_shown(_metadata(result, asset)) for asset in ("themes", "theme_report"))
     assert [detail for detail in planted if detail in shown or escape(detail) in shown] == []
 
     trends = list(pipeline.warehouse.rows(schema.theme_trends))
@@ -243,7 +272,6 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emu
             per_day[row["period_start"]] = per_day.get(row["period_start"], 0) + row["share"]
     # Each day's shares add up to the part of that day's feedback that has a theme; the rest is
     # "Other / unclear" and the forms without text.
-    dp, best = schema.data_points.c, _best_themes(pipeline.warehouse)
     days_of = {row.feedback_id: _utc(row.created_at).date() for row in pipeline.warehouse.fetch(
         sa.select(dp.feedback_id, dp.created_at).where(dp.is_demo == sa.false()))}
     every, themed = Counter(days_of.values()), Counter(days_of[fid] for fid in best)
@@ -277,7 +305,9 @@ def test_the_hourly_schedule_discovers_only_when_there_are_no_themes_yet(pipelin
         return {key.to_user_string() for key in request.asset_selection}
 
     pipeline.seed(FIRST_DAY, ANCHOR.date())
-    assert requested() == {"data_point_embeddings", "themes", "data_point_themes", "theme_trends", "theme_report"}
+    assert requested() == {"data_point_embeddings", "data_point_sentiment", "themes", "data_point_themes",
+                           "theme_trends", "theme_report", "theme_alerts"}
     with dg.instance_for_test() as instance:
         assert pipeline.themes(instance).success
-    assert requested() == {"data_point_embeddings", "data_point_themes", "theme_trends", "theme_report"}
+    assert requested() == {"data_point_embeddings", "data_point_sentiment", "data_point_themes", "theme_trends",
+                           "theme_report", "theme_alerts"}

@@ -14,7 +14,8 @@ from usersnap_pipeline.themes.clean import STOP_WORDS, clean_for_themes, is_uncl
 from usersnap_pipeline.themes.describe import describe_themes, representative_quotes, summary_of
 from usersnap_pipeline.themes.discover import NotEnoughFeedback, discover_themes
 from usersnap_pipeline.themes.model import MIN_SCORE, ThemeModel
-from usersnap_pipeline.themes.trends import movers, theme_trends
+from usersnap_pipeline.themes.sentiment import Sentiment
+from usersnap_pipeline.themes.trends import Themed, movers, theme_trends
 
 MONDAY = date(2026, 6, 1)
 
@@ -35,8 +36,8 @@ def _clusters(sizes: list[int], seed: int = 1, spread: float = 0.35, dimensions:
 
 def test_a_theme_that_doubles_its_share_in_a_complete_week_is_rising():
     days = [MONDAY + timedelta(days=i % 7) for i in range(200)] + [MONDAY + timedelta(days=7 + i % 7) for i in range(200)]
-    themed = [("dark", d) for d in days[:20]] + [("dark", d) for d in days[200:260]] + \
-             [("billing", d) for d in days[:60]] + [("billing", d) for d in days[200:215]]
+    themed = [Themed("dark", d, None) for d in days[:20] + days[200:260]] + \
+             [Themed("billing", d, None) for d in days[:60] + days[200:215]]
     rows = theme_trends(["dark", "billing"], themed, days, as_of=MONDAY + timedelta(days=14))
     week = {(r.theme_id, r.period_start): r for r in rows if r.granularity == "week"}
     second = MONDAY + timedelta(days=7)
@@ -48,14 +49,32 @@ def test_a_theme_that_doubles_its_share_in_a_complete_week_is_rising():
     assert {r.period_start for r in rows if r.granularity == "day"} == {MONDAY + timedelta(days=i) for i in range(14)}
 
 
-def test_noise_and_unfinished_periods_are_not_flagged():
+def test_noise_is_not_flagged_and_an_unfinished_period_only_once_it_has_risen():
     days = [MONDAY + timedelta(days=i % 14) for i in range(280)]
-    themed = [("a", d) for d in days[:150:2]]  # ~27% every week
+    themed = [Themed("a", d, None) for d in days[:150:2]]  # ~27% every week
     rows = theme_trends(["a"], themed, days, as_of=MONDAY + timedelta(days=10))
     weeks = [r for r in rows if r.granularity == "week"]
     assert [r.direction for r in weeks] == ["steady", "in progress"]
     assert [r.complete for r in weeks] == [True, False]
     assert theme_trends(["a"], [], [], as_of=MONDAY) == []
+
+    # Three days into the second week the theme has already passed the whole first week: rising now.
+    days = [MONDAY + timedelta(days=i % 7) for i in range(140)] + [MONDAY + timedelta(days=7 + i % 3) for i in range(60)]
+    themed = [Themed("a", d, None) for d in days[:10] + days[140:180]]
+    week = [r for r in theme_trends(["a"], themed, days, as_of=MONDAY + timedelta(days=10)) if r.granularity == "week"]
+    assert [(r.complete, r.data_points, r.direction) for r in week] == [(True, 10, "steady"), (False, 40, "rising")]
+
+
+def test_each_period_counts_the_sentiment_of_its_data_points():
+    negative, positive = Sentiment("negative", -0.8, -0.8, None), Sentiment("positive", 0.6, 0.6, None)
+    themed = [Themed("a", MONDAY, negative), Themed("a", MONDAY, negative), Themed("a", MONDAY, positive),
+              Themed("a", MONDAY, None), Themed("a", MONDAY + timedelta(days=1), None)]
+    rows = theme_trends(["a"], themed, [MONDAY] * 4 + [MONDAY + timedelta(days=1)], as_of=MONDAY + timedelta(days=7))
+    day = {r.period_start: r for r in rows if r.granularity == "day"}
+    assert (day[MONDAY].negative, day[MONDAY].positive, day[MONDAY].sentiment) == (2, 1, round(-1.0 / 3, 4))
+    assert day[MONDAY + timedelta(days=1)].sentiment is None  # nothing scored: unknown, not neutral
+    [week] = [r for r in rows if r.granularity == "week"]
+    assert (week.data_points, week.negative, week.positive) == (5, 2, 1)
 
 
 @pytest.mark.parametrize("text, cleaned", [

@@ -55,7 +55,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     and (unless ``themes: false``) themes, trends and the report.
 
     Secrets are given as environment-variable names (``jwt_id_env``, ``jwt_secret_env``,
-    ``warehouse_url_env``), resolved through ``dg.EnvVar`` at run time. Unset credentials mean the account
+    ``warehouse_url_env``, ``alert_webhook_url_env``), resolved through ``dg.EnvVar`` at run time. Unset credentials mean the account
     is disconnected: its sensor and schedules skip, and everything imported stays.
     """
 
@@ -64,6 +64,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     api_url: str | None = None  # default https://platform.usersnap.com/v0.1
     jwt_id_env: str = "USERSNAP_JWT_ID"
     jwt_secret_env: str = "USERSNAP_JWT_SECRET"
+    alert_webhook_url_env: str = "USERSNAP_ALERT_WEBHOOK_URL"  # a Slack-compatible incoming webhook (optional)
     warehouse_url: str | None = None  # a URL without a password; default sqlite:///data/warehouse.sqlite
     warehouse_url_env: str | None = None  # the variable holding the URL (read at run time); wins when set
     fetch_concurrency: int | str | None = None  # fetch windows crawled at once; default 4
@@ -96,7 +97,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
         settings = load_settings(values, {**{field_name: field_name for field_name in ENVIRONMENT_NAMES},
                                           "project_ids": "projects"})
         return dataclasses.replace(settings, themes=self.themes, jwt_id_env=self.jwt_id_env,
-                                   jwt_secret_env=self.jwt_secret_env,
+                                   jwt_secret_env=self.jwt_secret_env, alert_webhook_url_env=self.alert_webhook_url_env,
                                    warehouse_url_env=self.warehouse_url_env if url_from_env else None)
 
     def names(self) -> AccountNames:

@@ -10,7 +10,7 @@ from .checks import build_data_point_checks
 from .import_feedback import build_import_assets
 from .naming import AccountNames
 from .partitions import daily_partitions
-from .resources import ThemeEncoderResource, UsersnapResource, WarehouseResource
+from .resources import AlertWebhookResource, ThemeEncoderResource, UsersnapResource, WarehouseResource
 from .schedules import build_reconciliation_schedule, build_recent_import_schedule
 from .sensors import build_change_sensor
 from .themes import THEMES_JOB, build_theme_assets, build_theme_schedules
@@ -28,7 +28,7 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
     import_job = dg.define_asset_job(names(IMPORT_JOB), selection=[import_assets], tags=names.tags,
                                      description="Import Usersnap feedback: raw items and the data point tables.")
     assignees_job = dg.define_asset_job(names(ASSIGNEES_JOB), selection=[assignees], tags=names.tags,
-                                        description="Refresh the assignees table.")
+                                        description="Refresh the projects and assignees tables.")
     assets, jobs, schedules = [import_assets, assignees], [import_job, assignees_job], []
     resources = {
         names.usersnap_key: UsersnapResource(api_url=settings.api_url, jwt_id_env=settings.jwt_id_env,
@@ -48,6 +48,7 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
         schedules += build_theme_schedules(themes_job, names, assign_cron=settings.themes_cron,
                                            discovery_cron=settings.theme_discovery_cron)
         resources[names.encoder_key] = ThemeEncoderResource(model=settings.themes_model)
+        resources[names.webhook_key] = AlertWebhookResource(url_env=settings.alert_webhook_url_env)
     return dg.Definitions(
         # The import is I/O-bound and its steps run one after the other: a process per step would
         # only add start-up time (seconds per step on a small machine), so steps run in the run's process.

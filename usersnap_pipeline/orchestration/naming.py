@@ -36,7 +36,7 @@ class AccountNames:
         """The name of a job, schedule, sensor, op or resource key."""
         return f"{self.key_prefix}_{name}" if self.key_prefix else name
 
-    # The account's resource keys: its API client, its warehouse namespace, its theme encoder.
+    # The account's resource keys: its API client, its warehouse namespace, its theme encoder, its alerts' webhook.
     @property
     def usersnap_key(self) -> str:
         return self("usersnap")
@@ -48,3 +48,7 @@ class AccountNames:
     @property
     def encoder_key(self) -> str:
         return self("theme_encoder")
+
+    @property
+    def webhook_key(self) -> str:
+        return self("alert_webhook")

@@ -75,6 +75,18 @@ class WarehouseResource(dg.ConfigurableResource):
             warehouse.dispose()
 
 
+class AlertWebhookResource(dg.ConfigurableResource):
+    """Where rising-theme alerts go: a Slack-compatible incoming webhook, optional. The URL is a secret
+    (a Slack hook's path is its key): the resource holds the variable's name and reads the value through
+    ``dg.EnvVar`` when an alert is sent. Unset: alerts are recorded and shown by the asset check only."""
+
+    url_env: str = Field(default="USERSNAP_ALERT_WEBHOOK_URL",
+                         description="Environment variable holding the incoming-webhook URL")
+
+    def url(self) -> str | None:
+        return (dg.EnvVar(self.url_env).get_value() or "").strip() or None
+
+
 class ThemeEncoderResource(dg.ConfigurableResource):
     """The sentence-embedding model themes read data points with (USERSNAP_THEMES_MODEL)."""
 

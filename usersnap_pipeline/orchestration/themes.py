@@ -1,11 +1,12 @@
-"""Themes and trends in the Dagster UI: embeddings (incremental), discovery, incremental assignment,
-trends, and the report with its chart. Discovery is deliberate (weekly, or by hand); the hourly run only
+"""Themes and trends in the Dagster UI: embeddings and sentiment (incremental), discovery, incremental
+assignment, trends, the report with its chart and CSV, and alerts on rising themes. Discovery is deliberate (weekly, or by hand); the hourly run only
 embeds what is new, assigns and recounts, so theme ids stay stable between runs.
 
 The steps (sentence-transformers, scikit-learn, matplotlib) are imported inside the assets: an import
 run, a sensor tick and the code location's load never pay for them."""
 
 import base64
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from ..warehouse.queries import has_theme_model
 from ..warehouse import schema
 from .metadata import preview_table, table_metadata
 from .naming import AccountNames
-from .resources import ThemeEncoderResource, WarehouseResource
+from .resources import AlertWebhookResource, ThemeEncoderResource, WarehouseResource
 
 THEMES_JOB = "usersnap_themes"
-THEME_ASSETS = ("data_point_embeddings", "themes", "data_point_themes", "theme_trends", "theme_report")
-ASSIGNMENT_ASSETS = ("data_point_embeddings", "data_point_themes", "theme_trends", "theme_report")
+THEME_ASSETS = ("data_point_embeddings", "data_point_sentiment", "themes", "data_point_themes", "theme_trends",
+                "theme_report", "theme_alerts")
+ASSIGNMENT_ASSETS = tuple(name for name in THEME_ASSETS if name != "themes")
+RISING_CHECK = "no_rising_themes"
 TOP_THEMES = 10
 
 
@@ -38,7 +41,7 @@ def _top_themes_table(themes: list) -> dg.MetadataValue:
 
 
 def build_theme_assets(report_dir: Path, names: AccountNames):
-    encoder_key, warehouse_key = names.encoder_key, names.warehouse_key
+    encoder_key, warehouse_key, webhook_key = names.encoder_key, names.warehouse_key, names.webhook_key
     common = {"group_name": names.themes_group, "tags": names.tags}
 
     def warehouse_of(context) -> WarehouseResource:
@@ -64,6 +67,33 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             "embedded_now": report.embedded,
             "too_unclear_to_embed": report.unclear,
             "removed_now": report.removed,
+        })
+
+    @dg.asset(key=names.asset("data_point_sentiment"), deps=[data_point_embeddings], **common,
+              metadata=table_metadata(schema.data_point_sentiment), kinds={"python", "sql"},
+              required_resource_keys={encoder_key, warehouse_key},
+              description="Each data point's sentiment: negative, neutral or positive with a score from -1 to 1, read "
+                          "from its text's embedding and its rating; only new, edited or re-rated data points are "
+                          "scored again.")
+    def data_point_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from ..steps import sentiment as steps
+        from ..steps.themes import encoder_key as key_of
+        from ..themes.sentiment import SentimentModel
+
+        encoder = encoder_of(context)
+        with warehouse_of(context).open() as store:
+            report = steps.score(store, SentimentModel.shipped(), encoder_key=key_of(encoder),
+                                 encoder_model=encoder.model)
+        if report.text_unread:
+            context.log.warning(f"Sentiment reads no text: {report.text_unread}.")
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": report.data_points - report.waiting,
+            "scored_now": report.scored,
+            "removed_now": report.removed,
+            "waiting_for_an_embedding": report.waiting,
+            "model_version": report.model_version,
+            "data_points_per_sentiment": dg.MetadataValue.json(report.per_label or {}),
+            **({"text_unread": report.text_unread} if report.text_unread else {}),
         })
 
     @dg.asset(key=names.asset("themes"), deps=[data_point_embeddings], **common,
@@ -122,10 +152,11 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             "data_points_per_theme": dg.MetadataValue.json(report.per_theme),
         })
 
-    @dg.asset(key=names.asset("theme_trends"), deps=[data_point_themes], **common, kinds={"python", "sql"},
-              metadata=table_metadata(schema.theme_trends), required_resource_keys={warehouse_key},
+    @dg.asset(key=names.asset("theme_trends"), deps=[data_point_themes, data_point_sentiment], **common,
+              kinds={"python", "sql"}, metadata=table_metadata(schema.theme_trends),
+              required_resource_keys={warehouse_key},
               description="Data points per theme per day and week, share of feedback, change vs the previous "
-                          "period, rising and falling themes.")
+                          "period, rising and falling themes, and each period's sentiment.")
     def theme_trends(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
@@ -141,8 +172,10 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
     @dg.asset(key=names.asset("theme_report"), deps=[theme_trends], **common, kinds={"python", "html"},
               required_resource_keys={warehouse_key},
-              description="The themes report, themes.html with the trends chart theme_trends.png, written to the "
-                          "report folder (report_dir, USERSNAP_REPORT_DIR).")
+              description="The themes report, themes.html with the trends chart theme_trends.png: all projects, then "
+                          "each project, every theme with its size, sentiment and trend, rising themes first; and "
+                          "data_points.csv, every data point with its theme and sentiment, for other tools. Written "
+                          "to the report folder (report_dir, USERSNAP_REPORT_DIR).")
     def theme_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
@@ -153,9 +186,53 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             "trends_chart": dg.MetadataValue.md(f"![Weekly share of feedback per theme](data:image/png;base64,{chart})"),
             "top_themes": _top_themes_table(report.themes),
             "report": dg.MetadataValue.path(str(report.html_path.resolve())),
+            "data_points_csv": dg.MetadataValue.path(str(report.csv_path.resolve())),
+            "projects": len(report.scopes) - 1,
         })
 
-    return [data_point_embeddings, themes, data_point_themes, theme_trends, theme_report]
+    alerts_key = names.asset("theme_alerts")
+
+    @dg.asset(key=alerts_key, deps=[theme_trends], **common, kinds={"python", "sql", "slack"},
+              metadata=table_metadata(schema.theme_alerts), required_resource_keys={warehouse_key, webhook_key},
+              check_specs=[dg.AssetCheckSpec(RISING_CHECK, asset=alerts_key, description=(
+                  "Warns while a theme is rising (this week so far, or last week), with its numbers."))],
+              description="An alert for each theme rising this week or last (or new with enough volume), at most one "
+                          "per theme and week, sent to the Slack-compatible incoming webhook in "
+                          "USERSNAP_ALERT_WEBHOOK_URL when it is set: label, counts, change, two masked quotes "
+                          "linking to Usersnap. A failed delivery is retried by the next run; it never fails the run.")
+    def theme_alerts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from ..steps import alerts as steps
+        from ..webhook import post_message
+
+        url = getattr(context.resources, webhook_key).url()
+        now = datetime.now(timezone.utc)
+        with warehouse_of(context).open() as store:
+            report = steps.raise_alerts(store, now=now)
+            report = steps.deliver(store, None if url is None else partial(post_message, url), report, now=now)
+        if report.failure:
+            context.log.warning(f"{report.pending} alert(s) not delivered yet, retried by the next run: {report.failure}")
+        rising = [{"theme": label, "kind": "new" if row.previous_data_points == 0 else "rising",
+                   "week": row.period_start.isoformat() + ("" if row.complete else " (so far)"),
+                   "data points": row.data_points, "previous week": row.previous_data_points, "change": row.change,
+                   "share": f"{row.share:.1%}", "sentiment": "" if row.sentiment is None else f"{row.sentiment:+.2f}"}
+                  for row, label in report.rising]
+        table = preview_table(rising, ("theme", "kind", "week", "data points", "previous week", "change", "share",
+                                       "sentiment"))
+        delivery = {"raised_now": len(report.raised), "delivered_now": report.delivered,
+                    "pending_delivery": report.pending,
+                    "webhook": "configured" if url else "not configured (USERSNAP_ALERT_WEBHOOK_URL)"}
+        check = dg.AssetCheckResult(
+            check_name=RISING_CHECK, passed=not rising, severity=dg.AssetCheckSeverity.WARN,
+            description=("Rising: " + "; ".join(f"{r['theme']} {r['data points']} vs {r['previous week']} "
+                                                f"({r['change']:+d})" for r in rising)) if rising else "No theme is rising.",
+            metadata={"rising_themes": table, **delivery})
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": report.alerts, "rising_themes": table, **delivery,
+                      **({"last_failure": report.failure} if report.failure else {})},
+            check_results=[check])
+
+    return [data_point_embeddings, data_point_sentiment, themes, data_point_themes, theme_trends, theme_report,
+            theme_alerts]
 
 
 def build_theme_schedules(job, names: AccountNames, *, assign_cron: str,

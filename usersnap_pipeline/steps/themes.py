@@ -3,6 +3,7 @@ data points to them (incrementally), and count them over time. Reads data_points
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections import defaultdict
@@ -14,14 +15,16 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from ..reports import render_report, trend_chart_png
+from ..reports import Scope, render_report, trend_chart_png
 from ..themes import MIN_DATA_POINTS
 from ..themes.clean import clean_for_themes, is_unclear, prose
 from ..themes.describe import ThemeSummary, representative_quotes, summary_of
 from ..themes.discover import NotEnoughFeedback, discover_themes
 from ..themes.encoder import TextEncoder
 from ..themes.model import ThemeModel
-from ..themes.trends import TrendRow, theme_trends
+from ..themes.sentiment import Sentiment
+from ..themes.trends import Themed, TrendRow, theme_trends
+from ..transform.redact import redact
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
 from ..warehouse.store import read_date, read_timestamp
@@ -83,11 +86,9 @@ def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
     report = EmbeddingReport(key, len(points), embedded=len(stale))
     for start in range(0, len(stale), EMBED_CHUNK):
         chunk = stale[start:start + EMBED_CHUNK]
-        cleaned = [clean_for_themes(text) for _, text, _ in chunk]
-        unique = sorted({text for text in cleaned if not is_unclear(text)})
-        vectors = dict(zip(unique, encoder.encode(unique).astype(np.float16), strict=True))
-        rows = [(feedback_id, key, digest, vectors[text].tobytes() if text in vectors else None)
-                for (feedback_id, _, digest), text in zip(chunk, cleaned, strict=True)]
+        vectors = embed_texts(encoder, [text for _, text, _ in chunk])
+        rows = [(feedback_id, key, digest, None if vector is None else vector.astype(np.float16).tobytes())
+                for (feedback_id, _, digest), vector in zip(chunk, vectors, strict=True)]
         report.unclear += sum(1 for row in rows if row[3] is None)
         warehouse.replace_rows({s.data_point_embeddings: rows}, feedback_ids=[row[0] for row in rows])
     gone = sorted(set(cached) - {row.feedback_id for row in points})
@@ -95,6 +96,15 @@ def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
         warehouse.replace_rows({s.data_point_embeddings: []}, feedback_ids=gone)
     report.removed = len(gone)
     return report
+
+
+def embed_texts(encoder: TextEncoder, texts: Sequence[str]) -> list[np.ndarray | None]:
+    """Each text as themes and sentiment read it: cleaned, then embedded (identical cleaned texts
+    once); None when too little is left ("Other / unclear")."""
+    cleaned = [clean_for_themes(text) for text in texts]
+    unique = sorted({text for text in cleaned if not is_unclear(text)})
+    vectors = dict(zip(unique, encoder.encode(unique), strict=True))
+    return [vectors.get(text) for text in cleaned]
 
 
 def _vectors(rows: Sequence[sa.Row]) -> np.ndarray:
@@ -195,13 +205,17 @@ def current_theme_sizes(warehouse: Warehouse) -> dict[str, tuple[int, datetime |
 
 
 def build_trends(warehouse: Warehouse, *, as_of: date) -> list[TrendRow]:
-    """Recount every theme per day and week from the current assignments; replaces theme_trends."""
-    dpt, dp = s.data_point_themes.c, s.data_points.c
+    """Recount every theme per day and week, with its sentiment, from the current assignments and
+    scores; replaces theme_trends."""
+    dpt, dp, snt = s.data_point_themes.c, s.data_points.c, s.data_point_sentiment.c
     theme_ids = [theme.theme_id for theme in read_themes(warehouse)]
-    themed = [(row.theme_id, read_timestamp(row.created_at).date()) for row in warehouse.fetch(
-        sa.select(dpt.theme_id, dp.created_at)
-        .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
-        .where(dpt.rank == 1))]
+    themed = [Themed(row.theme_id, read_timestamp(row.created_at).date(),
+                     None if row.sentiment is None else Sentiment(row.sentiment, row.score, None, None))
+              for row in warehouse.fetch(
+                  sa.select(dpt.theme_id, dp.created_at, snt.sentiment, snt.score)
+                  .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id)
+                               .outerjoin(s.data_point_sentiment, snt.feedback_id == dpt.feedback_id))
+                  .where(dpt.rank == 1))]
     all_days = [read_timestamp(row.created_at).date()
                 for row in warehouse.fetch(sa.select(dp.created_at).where(FEEDBACK))]
     rows = theme_trends(theme_ids, themed, all_days, as_of=as_of) if theme_ids else []
@@ -222,29 +236,69 @@ def read_trends(warehouse: Warehouse) -> list[TrendRow]:
     return [TrendRow(**{**row, "period_start": read_date(row["period_start"])}) for row in warehouse.rows(s.theme_trends)]
 
 
-REPORT_FILE, CHART_FILE = "themes.html", "theme_trends.png"
+REPORT_FILE, CHART_FILE, CSV_FILE = "themes.html", "theme_trends.png", "data_points.csv"
+# The export, one row per data point (customers' feedback as it is now): its best theme and sentiment.
+# The text is masked as in the report: the file is made to be passed on; the warehouse keeps the original.
+CSV_COLUMNS = ("feedback_id", "project_id", "project", "created_at", "theme_id", "theme", "sentiment",
+               "sentiment_score", "rating", "rating_scale", "source_url", "text")
 
 
 @dataclass
 class Report:
     html_path: Path
     chart_path: Path
+    csv_path: Path
     chart_png: bytes
     themes: list[ThemeSummary]
     trends: list[TrendRow]
+    scopes: list[Scope]
+
+
+def _report_points(warehouse: Warehouse):
+    """Every data point of the report with its best theme and sentiment, in project and time order."""
+    dp, dpt, snt = s.data_points.c, s.data_point_themes.c, s.data_point_sentiment.c
+    best = sa.select(dpt.feedback_id, dpt.theme_id).where(dpt.rank == 1).subquery()
+    query = (sa.select(dp.feedback_id, dp.project_id, dp.created_at, dp.rating, dp.rating_scale, dp.source_url, dp.text,
+                       best.c.theme_id, snt.sentiment, snt.score)
+             .select_from(s.data_points.outerjoin(best, best.c.feedback_id == dp.feedback_id)
+                          .outerjoin(s.data_point_sentiment, snt.feedback_id == dp.feedback_id))
+             .where(FEEDBACK).order_by(dp.project_id, dp.created_at, dp.feedback_id))
+    with warehouse.engine.connect() as conn:
+        yield from conn.execution_options(yield_per=2000).execute(query)
 
 
 def write_report(warehouse: Warehouse, out_dir: Path, *, now: datetime, note: str | None = None) -> Report:
-    """Render the trends chart and the HTML report from the warehouse into ``out_dir`` (each file
-    replaced whole, so a reader never sees half a report)."""
+    """Render the trends chart, the HTML report (all projects, then each project) and the CSV export of
+    data points from the warehouse into ``out_dir``; each file is replaced whole, so a reader never sees
+    half of one."""
     themes, trends = read_themes(warehouse), read_trends(warehouse)
-    chart = trend_chart_png({theme.theme_id: theme.label for theme in themes}, trends)
-    count = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_points).where(FEEDBACK))[0][0]
-    html = render_report(themes, trends, chart, generated_at=now, data_points=count, note=note)
+    labels = {theme.theme_id: theme.label for theme in themes}
+    names = {row.project_id: row.name for row in warehouse.fetch(sa.select(s.projects.c.project_id, s.projects.c.name))}
+    overall, per_project = Scope("All projects", "all-projects"), {}
     out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / CSV_FILE
+    partial = csv_path.with_suffix(".csv.partial")
+    with partial.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(CSV_COLUMNS)
+        for row in _report_points(warehouse):
+            created = read_timestamp(row.created_at)
+            sentiment = None if row.sentiment is None else Sentiment(row.sentiment, row.score, None, None)
+            project = names.get(row.project_id) or row.project_id
+            scope = per_project.setdefault(row.project_id, Scope(f"Project: {project}", f"project-{row.project_id}"))
+            for target in (overall, scope):
+                target.add(created.date(), row.theme_id, sentiment)
+            writer.writerow((row.feedback_id, row.project_id, names.get(row.project_id) or "", created.isoformat(),
+                             row.theme_id or "", labels.get(row.theme_id, ""), row.sentiment or "",
+                             "" if row.score is None else row.score, "" if row.rating is None else f"{row.rating:g}",
+                             row.rating_scale or "", row.source_url or "", redact(row.text or "")))
+    partial.replace(csv_path)
+    chart = trend_chart_png(labels, trends)
+    scopes = [overall, *sorted(per_project.values(), key=lambda scope: scope.title.casefold())]
+    html = render_report(themes, scopes, trends, chart, generated_at=now, note=note)
     paths = out_dir / REPORT_FILE, out_dir / CHART_FILE
     for path, content in zip(paths, (html.encode(), chart), strict=True):
         partial = path.with_suffix(path.suffix + ".partial")
         partial.write_bytes(content)
         partial.replace(path)
-    return Report(*paths, chart, themes, trends)
+    return Report(*paths, csv_path, chart, themes, trends, scopes)

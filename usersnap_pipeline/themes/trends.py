@@ -1,12 +1,15 @@
-"""Counts per theme per day and per week, share of all feedback, and change vs the previous period."""
+"""Counts per theme per day and per week, share of all feedback, change vs the previous period, and
+the period's sentiment."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
+
+from .sentiment import Sentiment
 
 PERIODS = {"day": 1, "week": 7}
 GROWTH = 1.5  # rising: at least 1.5× the previous period's count, by at least MIN_CHANGE data points,
@@ -22,35 +25,54 @@ class TrendRow(NamedTuple):
     share: float  # of all data points of the period, themed or not
     previous_data_points: int
     change: int
-    complete: bool  # the period is over; an unfinished one is never flagged
-    direction: str  # rising | falling | steady | in progress
+    complete: bool  # the period is over
+    direction: str  # rising | falling | steady | in progress (unfinished: it may already be rising, never falling)
+    negative: int  # data points with negative sentiment
+    positive: int
+    sentiment: float | None  # their mean sentiment score; None when none is scored
+
+
+class Themed(NamedTuple):
+    theme_id: str  # the data point's best theme
+    day: date
+    sentiment: Sentiment | None  # None: not scored yet
 
 
 def period_start(day: date, granularity: str) -> date:
     return day - timedelta(days=day.weekday()) if granularity == "week" else day
 
 
-def theme_trends(theme_ids: Sequence[str], themed: Iterable[tuple[str, date]], all_days: Sequence[date], *,
+def theme_trends(theme_ids: Sequence[str], themed: Iterable[Themed], all_days: Sequence[date], *,
                  as_of: date) -> list[TrendRow]:
-    """``themed`` holds each data point's best theme and day; ``all_days`` every data point's day.
-    Periods run from the first data point to the last; a period is complete once ``as_of`` is past it."""
+    """``themed`` holds each themed data point; ``all_days`` every data point's day. Periods run from
+    the first data point to the last; a period is complete once ``as_of`` is past it. An unfinished
+    period is flagged rising as soon as its count so far passes the test: it can only grow."""
     if not all_days:
         return []
     themed = list(themed)
     rows = []
     for granularity, length in PERIODS.items():
         totals = Counter(period_start(day, granularity) for day in all_days)
-        counts = Counter((theme_id, period_start(day, granularity)) for theme_id, day in themed)
+        members: dict[tuple[str, date], list[Sentiment | None]] = defaultdict(list)
+        for point in themed:
+            members[(point.theme_id, period_start(point.day, granularity))].append(point.sentiment)
         first, last = period_start(min(all_days), granularity), period_start(max(all_days), granularity)
         starts = [first + timedelta(days=length * i) for i in range((last - first).days // length + 1)]
         for theme_id in theme_ids:
             previous, previous_total = 0, 0
             for start in starts:
-                count, total = counts[(theme_id, start)], totals[start]
+                sentiments, total = members[(theme_id, start)], totals[start]
+                count = len(sentiments)
                 complete = start + timedelta(days=length) <= as_of
-                direction = _direction(count, total, previous, previous_total) if complete else "in progress"
+                direction = _direction(count, total, previous, previous_total)
+                if not complete and direction != "rising":
+                    direction = "in progress"
+                scored = [s for s in sentiments if s is not None]
                 rows.append(TrendRow(theme_id, granularity, start, count, round(count / total if total else 0.0, 4),
-                                     previous, count - previous, complete, direction))
+                                     previous, count - previous, complete, direction,
+                                     sum(s.label == "negative" for s in scored),
+                                     sum(s.label == "positive" for s in scored),
+                                     round(sum(s.score for s in scored) / len(scored), 4) if scored else None))
                 previous, previous_total = count, total
     return rows
 

@@ -1,10 +1,10 @@
-"""Assignee users (the API's dicts) → rows of the assignees table. Pure."""
+"""Projects and assignee users (the API's dicts) → rows of the projects and assignees tables. Pure."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .normalize import clean_text
+from .normalize import clean_text, parse_timestamp
 
 
 def assignee_rows(project_id: str, users: list[Any]) -> list[tuple]:
@@ -19,3 +19,9 @@ def assignee_rows(project_id: str, users: list[Any]) -> list[tuple]:
         full = " ".join(part for part in (first, last) if part) or None
         rows[user_id] = (project_id, user_id, first, last, full, clean_text(user.get("gravatar_url")))
     return list(rows.values())
+
+
+def project_row(project: dict[str, Any]) -> tuple:
+    is_live = project.get("is_live")
+    return (project["project_id"], clean_text(project.get("name")), is_live if isinstance(is_live, bool) else None,
+            parse_timestamp(project.get("created_at")), parse_timestamp(project.get("archived_at")))

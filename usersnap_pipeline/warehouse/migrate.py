@@ -14,17 +14,26 @@ from . import schema
 def to_current_schema(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn)
     _thread_into_fields(conn)
-    _soft_deletes(conn)
+    _added_columns(conn)
     _create_views(conn)
 
 
-def _soft_deletes(conn: sa.Connection) -> None:
-    """Since 2026-11 an item gone from Usersnap is kept with deleted_at set, on its raw and data point rows."""
+# Columns added since a table was first made: (table, column, since when and why).
+ADDED_COLUMNS = (
+    (schema.raw_feedback, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
+    (schema.data_points, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
+    (schema.theme_trends, "negative", "2026-12: sentiment per theme and period"),
+    (schema.theme_trends, "positive", "2026-12: sentiment per theme and period"),
+    (schema.theme_trends, "sentiment", "2026-12: sentiment per theme and period"),
+)
+
+
+def _added_columns(conn: sa.Connection) -> None:
     inspector = sa.inspect(conn)
-    for table in (schema.raw_feedback, schema.data_points):
-        if "deleted_at" not in {column["name"] for column in inspector.get_columns(table.name)}:
-            kind = table.c.deleted_at.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN deleted_at {kind}'))
+    for table, name, _ in ADDED_COLUMNS:
+        if name not in {column["name"] for column in inspector.get_columns(table.name)}:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{name}" {kind}'))
 
 
 def _thread_into_fields(conn: sa.Connection) -> None:

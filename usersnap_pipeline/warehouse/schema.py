@@ -112,6 +112,16 @@ rejected_feedback = _partitioned(
     comment="Raw items that could not become data points, with the reason; the item stays in raw_feedback.",
 )
 
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("project_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("is_live", sa.Boolean),
+    sa.Column("created_at", TIMESTAMP),
+    sa.Column("archived_at", TIMESTAMP),
+    comment="The projects imported, with their names: the report's per-project sections read these.",
+)
+
 assignees = sa.Table(
     "assignees", metadata,
     sa.Column("project_id", sa.Text, primary_key=True),
@@ -191,6 +201,21 @@ theme_assignment_state = sa.Table(
     comment="Which data points were assigned, by which model, as of which edit: what makes assignment incremental.",
 )
 
+data_point_sentiment = sa.Table(
+    "data_point_sentiment", metadata,
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("sentiment", sa.Text, nullable=False, comment="negative, neutral or positive"),
+    sa.Column("score", sa.Float, nullable=False, comment="-1 … 1: P(positive) - P(negative), text and rating together"),
+    sa.Column("text_score", sa.Float, comment="the text alone; NULL when there is no text to read"),
+    sa.Column("rating_score", sa.Float, comment="the rating alone on -1 … 1; NULL without a rating"),
+    sa.Column("model_version", sa.Text, nullable=False, comment="the sentiment weights that scored it"),
+    sa.Column("text_sha1", sa.Text, comment="of the text scored (as embedded): an edit scores it again"),
+    sa.Column("rating", sa.Float, comment="the rating scored: a changed rating scores it again"),
+    sa.Column("rating_scale", sa.Text),
+    comment="Each data point's sentiment from its text's embedding and its rating; only new or edited data "
+            "points are scored again.",
+)
+
 theme_trends = sa.Table(
     "theme_trends", metadata,
     sa.Column("theme_id", sa.Text, primary_key=True),
@@ -202,8 +227,30 @@ theme_trends = sa.Table(
     sa.Column("change", sa.Integer, nullable=False),
     sa.Column("complete", sa.Boolean, nullable=False),
     sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("negative", sa.Integer, comment="data points of the period with negative sentiment"),
+    sa.Column("positive", sa.Integer, comment="data points of the period with positive sentiment"),
+    sa.Column("sentiment", sa.Float, comment="their mean sentiment score, -1 … 1; NULL when none is scored"),
     comment="Data points per theme per day and week, share of all feedback, change vs the previous period, "
-            "rising/falling flags on complete periods.",
+            "rising/falling flags (an unfinished period can already be rising), sentiment.",
+)
+
+theme_alerts = sa.Table(
+    "theme_alerts", metadata,
+    sa.Column("theme_id", sa.Text, primary_key=True),
+    sa.Column("granularity", sa.Text, primary_key=True),
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False, comment="rising, or new (none the period before)"),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("data_points", sa.Integer, nullable=False, comment="in the period when the alert was raised"),
+    sa.Column("previous_data_points", sa.Integer, nullable=False),
+    sa.Column("message_json", sa.Text, nullable=False, comment="the webhook message, quotes masked"),
+    sa.Column("raised_at", TIMESTAMP, nullable=False),
+    sa.Column("claimed_at", TIMESTAMP, comment="a run is sending it: no other run sends it meanwhile"),
+    sa.Column("delivered_at", TIMESTAMP, comment="NULL: not delivered yet (no webhook, or it failed); retried"),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, comment="why the last attempt failed (never the URL)"),
+    comment="One alert per theme and period in which it rose: the row is what makes an alert go out once "
+            "across re-runs, and what a failed delivery is retried from.",
 )
 
 # -- views: read like tables, written through the tables they read -----------------------------------
