@@ -10,6 +10,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -20,6 +21,7 @@ from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import published_input
 from usersnap_pipeline.orchestration.themes import ASSIGNMENT_ASSETS, RISING_CHECK
 from usersnap_pipeline.themes.alerts import rising_now
+from usersnap_pipeline.transform.redact import MASKS
 from usersnap_pipeline.steps.themes import read_trends
 from usersnap_pipeline.warehouse import schema
 
@@ -91,14 +93,17 @@ def test_a_theme_made_to_rise_is_alerted_once_and_a_receiver_that_was_down_gets_
         assert set(before) == _rising(pipeline)
         assert len(receiver.messages) == len(before)
 
-        # Customers start writing about logging in: 40 submissions now, each with a phone number.
+        # Customers start writing about logging in: 40 submissions now, each with personal details
+        # (emails, phone, card and IBAN numbers, addresses: the planted set of the privacy tests).
         login = [json.loads(line)["text"] for line in resources.files("usersnap_pipeline.emulator").joinpath(
             "corpus/login.jsonl").read_text(encoding="utf-8").splitlines()]
+        planted = [json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "planted_pii.jsonl")
+                   .read_text(encoding="utf-8").splitlines()]
         project = next(iter(api.store.projects))
         submitted = [api.store.submit(project, {"ordered_inputs": [published_input(
-            1, "Comment", f"{login[n % len(login)]} Call me on +49 170 {1000000 + n}")]})["feedback_id"]
+            1, "Comment", f"{login[n % len(login)]} {planted[n % len(planted)]['text']}")]})["feedback_id"]
             for n in range(LIVE_SUBMISSIONS)]
-        phones = [f"+49 170 {1000000 + n}" for n in range(LIVE_SUBMISSIONS)]
+        details = {detail for n in range(LIVE_SUBMISSIONS) for detail in planted[n % len(planted)]["pii"]}
         pipeline.seed(first_day, now.date())
 
         receiver.stop()
@@ -143,4 +148,5 @@ def test_a_theme_made_to_rise_is_alerted_once_and_a_receiver_that_was_down_gets_
     quotes = [line for line in text.splitlines() if line.startswith("> ")]
     assert len(quotes) == 2 and all("<https://app.usersnap.com/l/feedback/" in q and "|open in Usersnap>" in q
                                     for q in quotes)
-    assert "[phone]" in text and not [phone for phone in phones if phone in text]
+    assert any(mask in text for mask in MASKS.values()) and not [detail for detail in details if detail in text]
+    assert not [detail for m in receiver.messages for detail in details if detail in m["text"]]
