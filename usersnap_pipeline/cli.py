@@ -51,11 +51,11 @@ def run_demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from .definitions import defs as project_definitions
-    from .orchestration.code_location import IMPORT_JOB, THEMES_JOB
+    from .orchestration.code_location import ASSIGNEES_JOB, IMPORT_JOB, THEMES_JOB
     from .orchestration.partitions import range_tags
     from .emulator import Emulator, generate
     from .settings import load_settings
-    from .steps.themes import REPORT_FILE
+    from .steps.themes import CSV_FILE, REPORT_FILE
     from .warehouse import Warehouse
     from .warehouse.queries import format_summary, summarize
 
@@ -93,18 +93,21 @@ def run_demo(args: argparse.Namespace) -> int:
                 print(f"The import run {result.run_id} failed; see `./dev dg dev` → Runs for its logs.",
                       file=sys.stderr)
                 return 1
-            print("Finding themes and trends in one more run...", flush=True)
-            themes = defs.resolve_job_def(THEMES_JOB).execute_in_process(
-                instance=instance, run_config=quiet, raise_on_error=False)
-        if not themes.success:
-            print(f"The themes run {themes.run_id} failed; see `./dev dg dev` → Runs for its logs.", file=sys.stderr)
-            return 1
+            print("Reading the projects' names and assignees, then finding themes, sentiment and trends...", flush=True)
+            for job in (ASSIGNEES_JOB, THEMES_JOB):  # the report's project sections read the names
+                run = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=quiet,
+                                                                   raise_on_error=False)
+                if not run.success:
+                    print(f"The {job} run {run.run_id} failed; see `./dev dg dev` → Runs for its logs.",
+                          file=sys.stderr)
+                    return 1
         warehouse = Warehouse(settings.warehouse_url)
         try:
             names = {p["project_id"]: p["name"] for p in dataset.projects}
             print(f"\nRun {result.run_id} succeeded. Warehouse: {_where(settings.warehouse_url)}\n")
             print(format_summary(summarize(warehouse), names))
             print(f"\nThemes report: {(settings.report_dir / REPORT_FILE).resolve()}")
+            print(f"Data points with theme and sentiment (CSV): {(settings.report_dir / CSV_FILE).resolve()}")
         finally:
             warehouse.dispose()
     print(f"\nThe run is recorded in the Dagster instance at {dagster_home}; README → 'Dagster UI' shows how to "
@@ -113,7 +116,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Render the themes report (HTML + trends chart) from the warehouse."""
+    """Render the themes report (HTML + trends chart + CSV of data points) from the warehouse."""
     from datetime import datetime, timezone
     from pathlib import Path
 
@@ -172,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--jwt-secret", help=argparse.SUPPRESS)
     demo.set_defaults(func=run_demo)
 
-    report = commands.add_parser("report", help="render the themes report (HTML + trends chart) from the warehouse")
+    report = commands.add_parser("report", help="render the themes report (HTML + trends chart + CSV) from the warehouse")
     report.add_argument("--warehouse-url", help="default: $USERSNAP_WAREHOUSE_URL, else the embedded SQLite file")
-    report.add_argument("--out", help="folder for themes.html and theme_trends.png (default: $USERSNAP_REPORT_DIR, "
+    report.add_argument("--out", help="folder for themes.html, theme_trends.png and data_points.csv (default: $USERSNAP_REPORT_DIR, "
                                       "else data/reports)")
     report.set_defaults(func=run_report)
     return parser
