@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..themes import MIN_DATA_POINTS
-from ..themes.trends import movers
+from ..themes.trends import movers, rise_kind
 from ..warehouse.queries import has_theme_model
 from ..warehouse import schema
 from .metadata import preview_table, table_metadata
@@ -211,7 +211,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             report = steps.deliver(store, None if url is None else partial(post_message, url), report, now=now)
         if report.failure:
             context.log.warning(f"{report.pending} alert(s) not delivered yet, retried by the next run: {report.failure}")
-        rising = [{"theme": label, "kind": "new" if row.previous_data_points == 0 else "rising",
+        rising = [{"theme": label, "kind": rise_kind(row),
                    "week": row.period_start.isoformat() + ("" if row.complete else " (so far)"),
                    "data points": row.data_points, "previous week": row.previous_data_points, "change": row.change,
                    "share": f"{row.share:.1%}", "sentiment": "" if row.sentiment is None else f"{row.sentiment:+.2f}"}

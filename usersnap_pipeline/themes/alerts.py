@@ -9,7 +9,7 @@ from datetime import date
 from typing import NamedTuple
 
 from .describe import Quote, shorten
-from .trends import TrendRow
+from .trends import TrendRow, rise_kind
 
 GRANULARITY = "week"  # one alert per theme and week at most
 ALERT_QUOTES = 2
@@ -23,8 +23,7 @@ class Alert(NamedTuple):
 
     @property
     def kind(self) -> str:
-        """new: nothing of it the period before; rising otherwise."""
-        return "new" if self.trend.previous_data_points == 0 else "rising"
+        return rise_kind(self.trend)
 
 
 def rising_now(rows: Iterable[TrendRow]) -> list[TrendRow]:

@@ -99,3 +99,8 @@ def movers(rows: Iterable[TrendRow], granularity: str = "week") -> dict[str, lis
     latest_rows = [row for row in complete if row.period_start == latest]
     return {direction: [row.theme_id for row in latest_rows if row.direction == direction]
             for direction in ("rising", "falling")}
+
+
+def rise_kind(row: TrendRow) -> str:
+    """A rising theme is new when it had no data point the period before."""
+    return "new" if row.previous_data_points == 0 else "rising"
