@@ -14,8 +14,10 @@ import importlib
 import threading
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where texts are encoded: the code location loads this module (15 MB)
+    import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # model name -> (the distribution that ships its weights, its module)
@@ -56,6 +58,8 @@ class TextEncoder:
         return int(self._transformer.get_sentence_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         clipped = [" ".join(text.split()[:MAX_WORDS]) for text in texts]

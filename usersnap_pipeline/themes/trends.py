@@ -7,9 +7,10 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .sentiment import Sentiment
+if TYPE_CHECKING:  # the code location loads this module; sentiment brings numpy (15 MB)
+    from .sentiment import Sentiment
 
 PERIODS = {"day": 1, "week": 7}
 GROWTH = 1.5  # rising: at least 1.5× the previous period's count, by at least MIN_CHANGE data points,
