@@ -78,9 +78,7 @@ def _split(sentiments: Counter) -> str:
     return " · ".join(f'<span class="{label}">{sentiments[label] / scored:.0%} {label}</span>' for label in LABELS)
 
 
-def _scope_section(scope: Scope, themes: Sequence[ThemeSummary], *, as_of: date) -> list[str]:
-    labels = {theme.theme_id: theme.label for theme in themes}
-    trends = theme_trends(list(labels), scope.themed, scope.days, as_of=as_of) if scope.days else []
+def _scope_section(scope: Scope, labels: dict[str, str], trends: Sequence[TrendRow]) -> list[str]:
     rising = {row.theme_id for row in rising_now(trends)}
     falling = set(movers(trends)["falling"]) - rising
     order = sorted(scope.themes, key=lambda t: (t not in rising, -scope.themes[t].data_points, labels.get(t, t)))
@@ -105,12 +103,15 @@ def _scope_section(scope: Scope, themes: Sequence[ThemeSummary], *, as_of: date)
     return parts
 
 
-def render_report(themes: Sequence[ThemeSummary], scopes: Sequence[Scope], trends: Sequence[TrendRow],
-                  chart_png: bytes, *, generated_at: datetime, note: str | None = None) -> str:
-    """``scopes``: all projects first, then one per project; ``trends`` the stored (all projects) trends."""
+def render_report(themes: Sequence[ThemeSummary], scopes: Sequence[Scope], chart_png: bytes, *,
+                  generated_at: datetime, note: str | None = None) -> str:
+    """``scopes``: all projects first, then one per project; each scope's trends are counted from its own
+    data points, as the theme_trends asset counts all of them."""
     overall = scopes[0] if scopes else Scope("All projects", "all-projects")
-    rising = [row.theme_id for row in rising_now(trends)]
     labels = {theme.theme_id: theme.label for theme in themes}
+    trends = [theme_trends(list(labels), scope.themed, scope.days, as_of=generated_at.date()) if scope.days else []
+              for scope in scopes]
+    rising = [row.theme_id for row in rising_now(trends[0])] if trends else []
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{TITLE}</title><style>{STYLE}</style></head><body>",
@@ -125,9 +126,8 @@ def render_report(themes: Sequence[ThemeSummary], scopes: Sequence[Scope], trend
     ]
     if not themes:
         parts.append(f'<p class="empty">No themes yet. {escape(note or "")}</p>')
-    as_of = generated_at.date()
-    for scope in scopes:
-        parts += _scope_section(scope, themes, as_of=as_of)
+    for scope, scope_trends in zip(scopes, trends, strict=True):
+        parts += _scope_section(scope, labels, scope_trends)
     parts.append('<h2 id="themes">Themes</h2>')
     for theme in themes:
         stats = overall.themes.get(theme.theme_id, ThemeStats())

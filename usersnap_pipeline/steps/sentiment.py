@@ -1,20 +1,16 @@
 """Sentiment over the warehouse: score each data point from its cached embedding and its rating
-(incrementally), and read it back per data point. Reads data_points and data_point_embeddings, writes
-data_point_sentiment."""
+(incrementally). Reads data_points and data_point_embeddings, writes data_point_sentiment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import sqlalchemy as sa
 
-from ..themes.sentiment import Sentiment, SentimentModel, rating_score
+from ..themes.sentiment import SentimentModel, rating_score
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
-from .themes import FEEDBACK, EMBED_CHUNK
-
-UNSCORED_TEXT = "no text: the rating alone, or neutral"
+from .themes import EMBED_CHUNK, FEEDBACK, vectors_of
 
 
 @dataclass
@@ -50,12 +46,11 @@ def score(warehouse: Warehouse, model: SentimentModel, *, encoder_key: str, enco
                                  f"{encoder_model}: ratings alone decide"))
     for start in range(0, len(stale), EMBED_CHUNK):
         chunk = stale[start:start + EMBED_CHUNK]
-        vectors = {row.feedback_id: row.vector for row in warehouse.fetch_by_ids(
-            sa.select(emb.feedback_id, emb.vector), emb.feedback_id, [row.feedback_id for row in chunk])}
-        with_text = [row.feedback_id for row in chunk if reads_text and vectors.get(row.feedback_id) is not None]
-        logits = dict(zip(with_text, model.logits(np.vstack(
-            [np.frombuffer(vectors[fid], dtype=np.float16) for fid in with_text]).astype(np.float32))
-            if with_text else [], strict=True))
+        embedded = [row for row in warehouse.fetch_by_ids(sa.select(emb.feedback_id, emb.vector), emb.feedback_id,
+                                                          [row.feedback_id for row in chunk])
+                    if row.vector is not None] if reads_text else []
+        logits = dict(zip([row.feedback_id for row in embedded], model.logits(vectors_of(embedded)),
+                          strict=True)) if embedded else {}
         rows = []
         for row in chunk:
             found = model.score(logits.get(row.feedback_id), rating_score(row.rating, row.rating_scale))
@@ -69,10 +64,3 @@ def score(warehouse: Warehouse, model: SentimentModel, *, encoder_key: str, enco
         sa.select(snt.sentiment, sa.func.count()).group_by(snt.sentiment))}
     return report
 
-
-def read_sentiments(warehouse: Warehouse) -> dict[str, Sentiment]:
-    """Each scored data point's sentiment, by feedback id."""
-    snt = s.data_point_sentiment.c
-    return {row.feedback_id: Sentiment(row.sentiment, row.score, row.text_score, row.rating_score)
-            for row in warehouse.fetch(sa.select(snt.feedback_id, snt.sentiment, snt.score, snt.text_score,
-                                                 snt.rating_score))}

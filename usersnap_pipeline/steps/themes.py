@@ -107,7 +107,8 @@ def embed_texts(encoder: TextEncoder, texts: Sequence[str]) -> list[np.ndarray |
     return [vectors.get(text) for text in cleaned]
 
 
-def _vectors(rows: Sequence[sa.Row]) -> np.ndarray:
+def vectors_of(rows: Sequence[sa.Row]) -> np.ndarray:
+    """The rows' stored embeddings (float16 bytes) as one float32 matrix."""
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
     return np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
@@ -134,7 +135,7 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
         .select_from(s.data_points.join(s.data_point_embeddings, emb.feedback_id == dp.feedback_id))
         .where(FEEDBACK, emb.encoder == key, emb.vector.is_not(None))
         .order_by(dp.feedback_id))
-    vectors = _vectors(points)
+    vectors = vectors_of(points)
     try:
         model, scores = discover_themes([row.feedback_id for row in points],
                                         [clean_for_themes(row.text or "") for row in points], vectors,
@@ -182,7 +183,7 @@ def assign(warehouse: Warehouse, *, now: datetime) -> AssignmentReport:
                                       emb.feedback_id, stale)
     ready = {row.feedback_id for row in embedded}
     with_vector = [row for row in embedded if row.vector is not None]
-    assignments = model.assign(_vectors(with_vector))
+    assignments = model.assign(vectors_of(with_vector))
     theme_rows = [(with_vector[a.index].feedback_id, a.theme_id, a.rank, a.score) for a in assignments]
     state_rows = [(fid, model.version, current[fid], now) for fid in stale if fid in ready]
     warehouse.replace_rows({s.data_point_themes: theme_rows, s.theme_assignment_state: state_rows},
@@ -295,7 +296,7 @@ def write_report(warehouse: Warehouse, out_dir: Path, *, now: datetime, note: st
     partial.replace(csv_path)
     chart = trend_chart_png(labels, trends)
     scopes = [overall, *sorted(per_project.values(), key=lambda scope: scope.title.casefold())]
-    html = render_report(themes, scopes, trends, chart, generated_at=now, note=note)
+    html = render_report(themes, scopes, chart, generated_at=now, note=note)
     paths = out_dir / REPORT_FILE, out_dir / CHART_FILE
     for path, content in zip(paths, (html.encode(), chart), strict=True):
         partial = path.with_suffix(path.suffix + ".partial")
