@@ -6,6 +6,11 @@ items; then, each as its own process, from empty tables:
   pipeline   the README's CLI backfill (`dg launch --partition-range`), one run,
              into PostgreSQL and into SQLite
   dlt        bench/peer_dlt.py: dlt's rest_api source into the same PostgreSQL
+and two floors, the parts of the pipeline's run no import design removes:
+  dagster_floor   the same CLI backfill over the same days of an emulator serving no items: Dagster's
+                  start-up, the run's per-day events and the checks, with nothing to move
+  database_floor  bench/database_floor.py: the rows the pipeline wrote, loaded by COPY alone into empty
+                  tables of the same schema, as many connections as the fetch concurrency
 Reports wall time, items/s, peak RSS, API requests (and the pages a sequential crawl needs), the
 pipeline's import step alone (its run less Dagster's start-up and checks), the ratios, and where the CPU
 went: the contender's process, the emulator, and the rest of the machine (PostgreSQL, for the contenders
@@ -21,6 +26,7 @@ that write to it); writes bench/results/import_speed.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -35,14 +41,18 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg2
 import sqlalchemy as sa
+
+from usersnap_pipeline.warehouse import Warehouse
+from usersnap_pipeline.warehouse.schema import PARTITIONED_TABLES, partition_state
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "import_speed.json"
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 SELECTION = "raw_feedback,data_points"
 TICKS = os.sysconf("SC_CLK_TCK")
-CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt")
+CONTENDERS = ("raw", "pipeline_postgres", "pipeline_sqlite", "dlt", "dagster_floor", "database_floor")
 # name -> (items, projects, days): dense as a busy account's half year, large as the previous rounds'
 # reference, sparse as a quiet account's three years (3 items a day per project)
 CASES = {"dense": (60_000, 2, 175), "large": (200_000, 4, 180), "sparse": (6_570, 2, 1_095)}
@@ -170,6 +180,44 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
             "USERSNAP_FETCH_CONCURRENCY": str(concurrency)}
 
 
+def dump_tables(url: str, folder: Path, parts: int) -> Path:
+    """The pipeline's partitioned tables as COPY text, each cut into ``parts`` files of whole rows."""
+    folder.mkdir()
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        for table in [*PARTITIONED_TABLES, partition_state]:
+            whole = folder / f"{table.name}.copy"
+            with whole.open("wb") as sink:
+                cursor.copy_expert(f"COPY {table.name} TO STDOUT", sink)
+            with whole.open("rb") as rows:
+                size = -(-sum(1 for _ in rows) // parts)
+            # Streamed, not held: this process's size is what the contenders started after it inherit as
+            # their first peak RSS.
+            with whole.open("rb") as rows:
+                for part in range(parts):
+                    with (folder / f"{table.name}.{part}.copy").open("wb") as sink:
+                        sink.writelines(itertools.islice(rows, size))
+            whole.unlink()
+    conn.close()
+    return folder
+
+
+def empty_run(days: int, projects: int, first, today, concurrency: int, work: Path, base_env: dict,
+              databases: list[str]) -> dict:
+    """The pipeline's CLI backfill of the same days, Dagster on PostgreSQL, from an emulator serving nothing."""
+    port = free_port()
+    emulator = start_emulator(0, 0, port, days, projects)
+    try:
+        home = work / f"home_floor_{days}_{projects}_{concurrency}"
+        home.mkdir()
+        databases += [fresh_database("bench_dagster"), fresh_database("bench_empty")]
+        env = pipeline_env(base_env, home, f"http://127.0.0.1:{port}/v0.1", first,
+                           f"postgresql://postgres@127.0.0.1:5432/{databases[-1]}", concurrency, databases[-2])
+        return run("dagster_floor", pipeline_command(first, today), env, port, work, emulator.pid)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+
 def measure(case: str, items: int, projects: int, days: int, latency_ms: float, concurrency: int, work: Path,
             contenders=CONTENDERS) -> dict:
     port = free_port()
@@ -205,6 +253,19 @@ def measure(case: str, items: int, projects: int, days: int, latency_ms: float, 
             result["data_points"] = count_rows(warehouse.replace("postgresql://", "postgresql+psycopg2://"),
                                                "data_points")
             results[f"pipeline_{target}"] = result
+            if target == "postgres" and "database_floor" in contenders:
+                dump = dump_tables(warehouse, work / f"dump_{items}_{latency_ms:g}", concurrency)
+                databases.append(fresh_database("bench_floor"))
+                floor_url = f"postgresql://postgres@127.0.0.1:5432/{databases[-1]}"
+                Warehouse(floor_url).ensure_schema()
+                results["database_floor"] = run(
+                    "database_floor", [sys.executable, str(ROOT / "bench" / "database_floor.py"), "--dump", str(dump),
+                                       "--postgres", floor_url, "--connections", str(concurrency)],
+                    base_env, port, work, emulator.pid)
+                shutil.rmtree(dump)
+
+        if "dagster_floor" in contenders:
+            results["dagster_floor"] = empty_run(days, projects, first, today, concurrency, work, base_env, databases)
 
         if "dlt" not in contenders:
             return results
@@ -234,7 +295,11 @@ def measure(case: str, items: int, projects: int, days: int, latency_ms: float, 
                              "dlt_vs_pipeline_pg_wall": round(dlt / pg, 2),
                              "pipeline_pg_vs_raw_items_per_s": round(raw / pg, 2),
                              "pipeline_pg_import_step_vs_raw_wall":
-                                 round(results["pipeline_postgres"].get("import_step_s", pg) / raw, 2)}
+                                 round(results["pipeline_postgres"].get("import_step_s", pg) / raw, 2),
+                             # what no import design removes: Dagster's run of nothing, then the database's
+                             # load of the same rows (fetching and normalizing taken as free)
+                             "floors_vs_raw_wall": round((results["dagster_floor"]["wall_s"]
+                                                          + results["database_floor"]["wall_s"]) / raw, 2)}
     return results
 
 
@@ -250,14 +315,14 @@ def table(rows: list[dict]) -> str:
                          f"{e.get('data_points', '')} | {e['cpu_s']['own']} | {e['cpu_s']['emulator']} | "
                          f"{e['cpu_s']['rest']} |")
     lines += ["", "| case | latency | pipeline(PG) / raw wall | import step / raw wall | dlt / pipeline(PG) wall "
-              "| pipeline items/s ÷ raw | pipeline requests / bound (pages) |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "| pipeline items/s ÷ raw | pipeline requests / bound (pages) | floors / raw wall |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in [r for r in rows if "ratios" in r]:
         q = r["ratios"]
         lines.append(f"| {r['case']} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
                      f"{q['pipeline_pg_import_step_vs_raw_wall']} | {q['dlt_vs_pipeline_pg_wall']} | "
                      f"{q['pipeline_pg_vs_raw_items_per_s']} | {r['pipeline_postgres']['requests']:,} / "
-                     f"{r['request_bound']:,} ({r['pages']:,}) |")
+                     f"{r['request_bound']:,} ({r['pages']:,}) | {q['floors_vs_raw_wall']} |")
     return "\n".join(lines)
 
 
