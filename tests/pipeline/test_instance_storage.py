@@ -1,11 +1,16 @@
 """Dagster's storage as deployed (the top-level dagster.yaml): the event log keeps its connection instead of
-opening fresh ones for every event, and survives the server dropping it."""
+opening fresh ones for every event, survives the server dropping it, and stores a range run's planned
+checks as dagster-postgres does."""
 
 import time
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from dagster import DagsterEvent, DagsterEventType, EventLogEntry
+from dagster._core.events import AssetCheckEvaluationPlanned
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster_postgres import PostgresEventLogStorage
 
 from tests.conftest import PG_ADMIN_URL, deployed_dagster_home
 from usersnap_pipeline.instance.event_log import PooledPostgresEventLogStorage
@@ -69,3 +74,35 @@ def test_a_dropped_connection_costs_a_reconnect_not_an_event(deployed_instance):
     assert dropped >= 1  # the connection the event log kept
     _materialize(instance, 2)
     assert _stored(instance) == 3
+
+
+def _check_rows(instance: dg.DagsterInstance) -> list[dict]:
+    """The check execution rows, less the columns the database fills in."""
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(sa.select(AssetCheckExecutionsTable)).mappings().all()
+    return sorted(({key: value for key, value in row.items() if key not in ("id", "create_timestamp")}
+                   for row in rows), key=lambda row: str(row["partition"]))
+
+
+def test_a_range_runs_planned_checks_are_stored_as_dagster_stores_them(deployed_instance):
+    """One planned row per check and day of the run, equal column for column to dagster-postgres's own."""
+    instance, _ = deployed_instance
+    storage = instance.event_log_storage
+    days = dg.DailyPartitionsDefinition(start_date="2023-01-01")
+    planned = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, job_name="__ASSET_JOB",
+        event_specific_data=AssetCheckEvaluationPlanned(
+            asset_key=dg.AssetKey("data_points"), check_name="feedback_id_unique",
+            partitions_subset=days.subset_with_partition_keys(days.get_partition_keys_in_range(
+                dg.PartitionKeyRange("2023-01-01", "2025-12-31"))).to_serializable_subset()))
+    event = EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id="a-range-run",
+                          timestamp=time.time(), dagster_event=planned)
+
+    PostgresEventLogStorage._store_asset_check_evaluation_planned(storage, event, 7)
+    dagsters = _check_rows(instance)
+    with storage.index_connection() as conn:
+        conn.execute(AssetCheckExecutionsTable.delete())
+    storage._store_asset_check_evaluation_planned(event, 7)
+
+    assert len(dagsters) == 1_096
+    assert _check_rows(instance) == dagsters
