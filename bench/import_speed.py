@@ -207,8 +207,7 @@ def empty_run(days: int, projects: int, first, today, concurrency: int, work: Pa
     port = free_port()
     emulator = start_emulator(0, 0, port, days, projects)
     try:
-        home = work / f"home_floor_{days}_{projects}_{concurrency}"
-        home.mkdir()
+        home = Path(tempfile.mkdtemp(prefix="home_floor_", dir=work))
         databases += [fresh_database("bench_dagster"), fresh_database("bench_empty")]
         env = pipeline_env(base_env, home, f"http://127.0.0.1:{port}/v0.1", first,
                            f"postgresql://postgres@127.0.0.1:5432/{databases[-1]}", concurrency, databases[-2])
@@ -336,7 +335,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="pipeline fetch concurrency without latency")
     parser.add_argument("--latency-concurrency", type=int, default=32, help="pipeline fetch concurrency with latency")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS),
-                        help="a subset for a quick look (the JSON is written only for every run of every contender)")
+                        help="a subset for a quick look (the JSON is written only for every run of every contender); "
+                             "database_floor loads what pipeline_postgres wrote, so it needs it too")
     args = parser.parse_args()
     if args.case == "custom":
         CASES["custom"] = (args.items, args.projects, args.days)
