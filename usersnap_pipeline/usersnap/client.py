@@ -6,7 +6,6 @@ the raw layer keeps that text, and only the normalizer decides what a field mean
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from ..transform.links import is_loopback
 from .auth import TokenMinter
 from .errors import (
     UsersnapAuthError,
@@ -187,19 +187,10 @@ def validate_api_url(api_url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsersnapConfigError(
             f"USERSNAP_API_URL {api_url!r} is not an http(s) URL; the default is {DEFAULT_API_URL}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsersnapConfigError(
             f"USERSNAP_API_URL {api_url!r} must use https (plain http is only allowed on loopback)")
     return api_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class UsersnapClient:
