@@ -19,6 +19,17 @@ class Faults:
       item or submits a new one just before the answer is computed (edits during a crawl).
     - ``repeat_cursor_item``: a page asked for ``after`` an item starts with that item again, so it is
       served on two pages of one crawl (an upstream treating the cursor as inclusive).
+
+    Hostile answers (an API that is broken, or not Usersnap):
+
+    - ``serve_order``: filter pages are served in this order (ascending) whatever the body asks, e.g.
+      ``"rating"``: items of a ``created_at`` window arrive out of ``created_at`` order. Counts are unchanged.
+    - ``endless_pages``: every page after a crawl's first is empty, says ``has_more: true`` and gives a
+      fresh ``next.after``: a crawl that trusts ``has_more`` never ends.
+    - ``phantom_pages``: past the last item, pages of made-up items (fresh ids) follow, each saying
+      ``has_more: true``: only the count endpoint, which counts the real items, tells the crawl is over.
+    - ``body_bytes_per_second``: answers are sent this slowly (headers at once, then the body a byte at a
+      time): no read ever times out, the answer never ends in reasonable time.
     """
 
     status_429_every: int = 0
@@ -29,6 +40,10 @@ class Faults:
     live_edit_rate: float = 0.0
     live_submit_rate: float = 0.0
     repeat_cursor_item: bool = False
+    serve_order: str | None = None
+    endless_pages: bool = False
+    phantom_pages: bool = False
+    body_bytes_per_second: float = 0.0
     seed: int = 0
 
 

@@ -5,6 +5,7 @@ Base URL: ``http://127.0.0.1:<port>/v0.1`` (the CLI's default port is 8765; test
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -14,7 +15,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+import uuid
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
 
@@ -68,6 +70,7 @@ class Emulator:
         self.requests_received = 0  # every request that reached the server: rejected, faulted or served
         self.request_paths: list[str] = []
         self.tokens_seen: set[str] = set()  # every bearer token presented, for leak tests
+        self._phantoms: set[str] = set()  # ids of items the phantom_pages fault made up
         self._counts_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -165,7 +168,8 @@ class Emulator:
             match = pattern.match(path)
             if match and route_method == method:
                 self._count(name, path)
-                return getattr(self, f"_route_{name}")(*match.groups(), params=params, body=body)
+                # A path segment is percent-encoded by the client: an id holding "/", "?" or "'" arrives whole.
+                return getattr(self, f"_route_{name}")(*map(unquote, match.groups()), params=params, body=body)
         if any(p.match(path) for _, p, _ in _ROUTES):
             raise ApiError(405, "Method not allowed", "METHOD_NOT_ALLOWED")
         raise ApiError(404, "Not found", "NOT_FOUND")
@@ -187,7 +191,11 @@ class Emulator:
 
     def _route_filter(self, project_id, *, params, body):
         pid = self._project(project_id)
-        return 200, self._page(pid, _query_from_body(body), params)
+        query = _query_from_body(body)
+        order = self.faults.faults.serve_order
+        if order:  # a broken API that ignores order_by
+            query = dataclasses.replace(query, order_by=order, descending=False)
+        return 200, self._page(pid, query, params)
 
     def _route_count(self, project_id, *, params, body):
         return 200, {"total_count": self.store.count(self._project(project_id), Query())}
@@ -219,20 +227,38 @@ class Emulator:
             raise ApiError(400, "limit must be an integer between 1 and 100", "VALIDATION_ERROR",
                            {"limit": raw_limit})
         after, before = params.get("after") or None, params.get("before") or None
+        faults = self.faults.faults
+        if after and faults.endless_pages:  # a broken API that never says the crawl is over
+            return _page_answer([], True, limit, str(uuid.uuid4()))
+        if after in self._phantoms:
+            return self._phantom_page(project_id, limit)
         try:
             result = self.store.page(project_id, query, limit=limit, after=after, before=before)
         except CursorError as exc:
             raise ApiError(400, str(exc), "INVALID_CURSOR") from None
         except QueryError as exc:
             raise ApiError(400, str(exc), "VALIDATION_ERROR") from None
+        if faults.phantom_pages and not result.items:
+            return self._phantom_page(project_id, limit)
         last = result.keys[-1] if result.keys else after
         if after and self.faults.repeat_cursor_item():
             result.items.insert(0, self.store.item(after))
-        # As in the spec's own example: `next` is there even when has_more is false, and `count`
-        # is the number of items on this page, not a total.
-        return {"has_more": result.has_more, "count": len(result.items), "feedbacks": result.items,
-                "next": {"query_string": urlencode({"limit": limit, **({"after": last} if last else {})}),
-                         "limit": limit, "after": last}}
+        return _page_answer(result.items, result.has_more or faults.phantom_pages, limit, last)
+
+    def _phantom_page(self, project_id: str, limit: int) -> dict[str, Any]:
+        """Made-up items past the end of a crawl (the phantom_pages fault)."""
+        model = self.store.items(project_id)[0]
+        items = [{**model, "feedback_id": str(uuid.uuid4())} for _ in range(limit)]
+        self._phantoms.update(item["feedback_id"] for item in items)
+        return _page_answer(items, True, limit, items[-1]["feedback_id"])
+
+
+def _page_answer(items: list[Any], has_more: bool, limit: int, last: str | None) -> dict[str, Any]:
+    # As in the spec's own example: `next` is there even when has_more is false, and `count`
+    # is the number of items on this page, not a total.
+    return {"has_more": has_more, "count": len(items), "feedbacks": items,
+            "next": {"query_string": urlencode({"limit": limit, **({"after": last} if last else {})}),
+                     "limit": limit, "after": last}}
 
 
 def _json_body(body: bytes | None) -> Any:
@@ -345,6 +371,14 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        rate = self.server.emulator.faults.faults.body_bytes_per_second
+        if rate:  # a peer trickling its answer: every read gets a byte, the answer takes forever
+            self.wfile.flush()
+            for index in range(len(sent)):
+                self.wfile.write(sent[index:index + 1])
+                self.wfile.flush()
+                time.sleep(1 / rate)
+            return
         self.wfile.write(sent)
         if truncate == "close":
             self.close_connection = True

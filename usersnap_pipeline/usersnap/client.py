@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import msgspec
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
+from ..net import AbortedError, DeadlineSession
 from ..transform.links import is_loopback
 from .auth import TokenMinter
 from .errors import (
@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://platform.usersnap.com/v0.1"
 MAX_PAGE_SIZE = 100
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# A whole answer (connecting, headers, body) must arrive within this many seconds, else the attempt fails and
+# is retried like a 5xx: per-read timeouts alone let a peer trickling a byte at a time hold a run forever.
+RESPONSE_DEADLINE = 60.0
+# A crawl reads at most the pages its window's item count needs, plus this slack (a page may repeat an item,
+# items may be added meanwhile); past that it counts again, and stops when the count does not explain more.
+PAGE_SLACK = 2
+PAGES_BEFORE_COUNTING = 10  # pages a crawl reads before asking how many items to expect, when not told
+RECOUNTS = 3  # times a crawl may find its window grown before it stops trusting the API's has_more
 # Clocks further apart than this (the API's Date against ours) explain a refused token: mint on the API's.
 CLOCK_TOLERANCE = 30.0
 
@@ -210,7 +218,8 @@ class UsersnapClient:
         jwt_id: str,
         jwt_secret: str,
         *,
-        timeout: tuple[float, float] = (5.0, 60.0),
+        timeout: tuple[float, float] = (5.0, 30.0),
+        deadline: float = RESPONSE_DEADLINE,
         max_attempts: int = 6,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -227,6 +236,7 @@ class UsersnapClient:
             raise UsersnapConfigError("max_attempts must be at least 1")
         self.page_size = page_size
         self.timeout = timeout
+        self.deadline = deadline
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -236,10 +246,7 @@ class UsersnapClient:
         self._sleep = sleep or self._wait
         self._pause_lock = threading.Lock()
         self._paused_until = 0.0
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = DeadlineSession(pool_size=pool_size)
         self._session.headers["Accept"] = "application/json"
         self._session.headers["User-Agent"] = "usersnap-pipeline"
         # Proxy and CA bundle settings come from the environment, read once here: requests reads them
@@ -252,9 +259,10 @@ class UsersnapClient:
         return f"UsersnapClient(api_url={self.api_url!r}, jwt_id={self._minter.jwt_id!r})"
 
     def close(self) -> None:
-        """Release the connections, and wake every call waiting to retry: it raises instead of calling again."""
+        """Stop: cut every request in flight, wake every call waiting to retry; each raises
+        :class:`UsersnapCancelledError` instead of calling again."""
         self._closed.set()
-        self._session.close()
+        self._session.abort()
 
     def _wait(self, seconds: float) -> None:
         # An Event, not time.sleep: a run stopped from the UI closes the client, and no thread of it
@@ -288,24 +296,31 @@ class UsersnapClient:
 
     def iter_feedback_pages(self, project_id: str, *, limit: int | None = None) -> Iterator[Page]:
         """All feedback of a project, newest ``updated_at`` first (the API's default order)."""
-        return self._iter_pages("GET", f"/projects/{project_id}/feedbacks", None, limit)
+        return self._iter_pages("GET", f"{_project_path(project_id)}/feedbacks", None, limit,
+                                count=lambda: self.count_feedback(project_id), what=f"project {project_id}")
 
-    def iter_filtered_pages(self, project_id: str, body: dict[str, Any], *,
-                            limit: int | None = None) -> Iterator[Page]:
-        """Feedback matching a filter body (``order_by`` + ``query``); see :func:`created_at_window`."""
-        return self._iter_pages("POST", f"/projects/{project_id}/feedbacks/filter", body or {}, limit)
+    def iter_filtered_pages(self, project_id: str, body: dict[str, Any], *, limit: int | None = None,
+                            expected_items: int | None = None) -> Iterator[Page]:
+        """Feedback matching a filter body (``order_by`` + ``query``); see :func:`created_at_window`.
+
+        ``expected_items``: how many items the filter counted (saves a count request). The crawl reads at
+        most the pages those items need, and stops with :class:`UsersnapProtocolError` when the API says
+        there is more than its own count explains, or sends an empty page that is not the last."""
+        return self._iter_pages("POST", f"{_project_path(project_id)}/feedbacks/filter", body or {}, limit,
+                                count=lambda: self.count_filtered(project_id, body), expected_items=expected_items,
+                                what=f"project {project_id}, {_describe_window(body)}")
 
     def count_feedback(self, project_id: str) -> int:
-        path = f"/projects/{project_id}/feedbacks/count"
+        path = f"{_project_path(project_id)}/feedbacks/count"
         return self._total_count(self._request("GET", path), f"GET {path}")
 
     def count_filtered(self, project_id: str, body: dict[str, Any]) -> int:
-        path = f"/projects/{project_id}/feedbacks/filter/count"
+        path = f"{_project_path(project_id)}/feedbacks/filter/count"
         return self._total_count(self._request("POST", path, json_body=body or {}), f"POST {path}")
 
     def list_assignees(self, api_key: str) -> list[dict[str, Any]]:
         """Users that feedback can be assigned to; the path takes the project's **api_key**."""
-        path = f"/projects/{api_key}/assignees"
+        path = f"{_project_path(api_key)}/assignees"
         users = self._request("GET", path).get("users")
         if not isinstance(users, list):
             raise UsersnapProtocolError("the answer has no 'users' list", call=f"GET {path}")
@@ -316,7 +331,7 @@ class UsersnapClient:
 
         Not retried: a POST that timed out may have been stored, and a retry would duplicate it.
         """
-        path = f"/projects/{api_key}/feedbacks"
+        path = f"{_project_path(api_key)}/feedbacks"
         data = self._request("POST", path, json_body=feedback, retry=False)
         created = data.get("feedback")
         if not isinstance(created, dict) or not created.get("feedback_id"):
@@ -325,8 +340,8 @@ class UsersnapClient:
 
     # -- machinery ----------------------------------------------------------------------------
 
-    def _iter_pages(self, method: str, path: str, body: dict[str, Any] | None,
-                    limit: int | None) -> Iterator[Page]:
+    def _iter_pages(self, method: str, path: str, body: dict[str, Any] | None, limit: int | None, *,
+                    count: Callable[[], int], what: str, expected_items: int | None = None) -> Iterator[Page]:
         limit = limit or self.page_size
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise UsersnapConfigError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
@@ -334,6 +349,7 @@ class UsersnapClient:
         after: str | None = None
         cursors_used: set[str] = set()
         resume = _Resume()
+        bound = _PageBound(limit, count, expected_items, what)
         while True:
             params: dict[str, Any] = {"limit": limit}
             if after is not None:
@@ -358,6 +374,11 @@ class UsersnapClient:
             # `next` is present even on the last page (the spec's own example): only has_more ends it.
             if not has_more:
                 return
+            if not items:
+                raise UsersnapProtocolError(
+                    f"{what}: an empty page that says has_more=true after {bound.pages} page(s); a page that "
+                    "brings nothing is not progress, so the crawl stops instead of paging on", call=call)
+            bound.read_one(call)
             after = _next_cursor(items, data)
             if after is None:
                 raise UsersnapProtocolError("has_more is true but the page gives no cursor to go on", call=call)
@@ -382,21 +403,32 @@ class UsersnapClient:
         attempts = self.max_attempts if retry else 1
         for attempt in range(1, attempts + 1):
             self._wait_out_shared_pause()
+            if self._closed.is_set():
+                raise UsersnapCancelledError("stopped: the client was closed", call=call)
             retry_after: float | None = None
+            timing = None
             try:
                 started = time.monotonic()
-                response = self._session.request(
-                    method, url, params=params, json=json_body, timeout=self.timeout, stream=True,
-                    headers={"Authorization": f"Bearer {self._minter.token()}"},
-                )
-                content = _read_body(response)
+                with self._session.deadline(self.deadline) as timing:
+                    response = self._session.request(
+                        method, url, params=params, json=json_body, timeout=self.timeout, stream=True,
+                        allow_redirects=False, headers={"Authorization": f"Bearer {self._minter.token()}"},
+                    )
+                    content = _read_body(response)
+                if timing.expired:  # the body ended when its connection was cut: whatever arrived is not it
+                    raise requests.Timeout()
                 self.stats.add(requests=1)
                 log.debug("%s -> %s in %.3fs (attempt %d)", call, response.status_code,
                           time.monotonic() - started, attempt)
+            except AbortedError:
+                raise UsersnapCancelledError("stopped: the client was closed", call=call) from None
             except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
                 # urllib3's ProtocolError (IncompleteRead) is how a body cut before its Content-Length shows.
                 self.stats.add(requests=1)
-                reason = f"connection error ({type(exc).__name__})"
+                if self._closed.is_set():
+                    raise UsersnapCancelledError("stopped: the client was closed", call=call) from None
+                reason = (f"no whole answer within {self.deadline:g} s" if timing is not None and timing.expired
+                          else f"connection error ({type(exc).__name__})")
             else:
                 if response.status_code in RETRYABLE_STATUS:
                     reason = f"HTTP {response.status_code}"
@@ -502,6 +534,54 @@ class _Resume:
                  if not (f.get("filter_type") == "created_at" and f.get("operator") in ("gt", "gte"))]
         self._resumed = True
         return {**body, "query": [{"filter_type": "created_at", "operator": "gte", "value": self.created_at}, *query]}
+
+
+class _PageBound:
+    """How many pages a crawl may read: what its item count needs, plus a slack.
+
+    An API that keeps answering ``has_more: true`` with fresh cursors would otherwise be paged forever (63,577
+    requests in 85 s, seen against a hostile API). Not told the count, a crawl asks for it once it has read
+    ``PAGES_BEFORE_COUNTING`` pages; at the bound it counts again, since a window that ends now grows while it
+    is read, and stops when the new count does not explain more pages."""
+
+    def __init__(self, limit: int, count: Callable[[], int], expected_items: int | None, what: str):
+        self.limit, self._count, self.what = limit, count, what
+        self.pages = 0
+        self.items = expected_items
+        self.allowed = self._pages_for(expected_items) if expected_items is not None else PAGES_BEFORE_COUNTING
+        self.recounts = 0
+
+    def _pages_for(self, items: int) -> int:
+        pages = -(-items // self.limit)
+        return pages + PAGE_SLACK + pages // 20
+
+    def read_one(self, call: str) -> None:
+        """A page was read and the API says there is more: raise when the count cannot explain another."""
+        self.pages += 1
+        if self.pages < self.allowed:
+            return
+        counted = self._count()
+        grown = self.items is None or counted > self.items
+        if grown and self.recounts < RECOUNTS and self._pages_for(counted) > self.pages:
+            self.recounts += self.items is not None
+            self.items, self.allowed = counted, self._pages_for(counted)
+            return
+        raise UsersnapProtocolError(
+            f"{self.what}: {self.pages} page(s) of {self.limit} read and the API still says has_more=true, but it "
+            f"counts {counted} item(s); the crawl stops instead of paging on", call=call)
+
+
+def _project_path(project_id: str) -> str:
+    # An id is one path segment whatever it holds ("../", "?", "'"): encoded, it cannot change the request.
+    return f"/projects/{quote(project_id, safe='')}"
+
+
+def _describe_window(body: dict[str, Any] | None) -> str:
+    """The created_at window of a filter body, for messages: "created_at 2026-11-14T00:00:00Z .. 2026-12-06T…"."""
+    bounds = {f.get("operator"): f.get("value") for f in (body or {}).get("query") or []
+              if isinstance(f, dict) and f.get("filter_type") == "created_at"}
+    low, high = bounds.get("gte") or bounds.get("gt"), bounds.get("lt") or bounds.get("lte")
+    return f"created_at {low or '…'} .. {high or '…'}" if low or high else "the whole project"
 
 
 def _next_cursor(items: list[Any], data: dict[str, Any]) -> str | None:
