@@ -227,7 +227,9 @@ def _stream_day(warehouse, day, tables, pages, version):
         for chunk in pages():
             yield DaysChunk({day: chunk}, whole_before=day)
         yield DaysChunk({}, whole_before=day + timedelta(days=1))
-    return day in warehouse.write_days("p1", day, day + timedelta(days=1), tables, lambda _: (version, chunks())).days
+    written = warehouse.write_days("p1", day, day + timedelta(days=1), tables, lambda _: (version, chunks()))
+    warehouse.mark_gone("p1", written)  # the day's listing was whole: what it lacks is gone
+    return day in written.days
 
 
 def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(warehouse):

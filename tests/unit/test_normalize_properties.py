@@ -3,7 +3,9 @@ item with a reason; it never fails in another way."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,7 +66,12 @@ def test_any_item_becomes_storable_rows_or_a_reasoned_rejection(item):
 
 @settings(max_examples=200, deadline=None)
 @given(items, st.uuids().map(str), timestamps)
-def test_an_item_with_an_id_and_a_date_is_never_rejected(item, feedback_id, created_at):
-    batch = normalize_item({**item, "feedback_id": feedback_id, "created_at": created_at},
-                           project_id="p", partition_date=date(2026, 6, 1))
+def test_an_item_with_an_id_and_a_date_is_never_rejected_on_its_day_and_always_on_another(item, feedback_id,
+                                                                                         created_at):
+    item = {**item, "feedback_id": feedback_id, "created_at": created_at}
+    day = datetime.fromisoformat(created_at).date()
+    batch = normalize_item(item, project_id="p", partition_date=day)
     assert len(batch.data_points) == 1
+    for elsewhere in (day - timedelta(days=1), day + timedelta(days=400)):
+        with pytest.raises(RejectedItem, match="not on the day the API listed it under"):
+            normalize_item(item, project_id="p", partition_date=elsewhere)

@@ -104,10 +104,14 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                 "api_retries": api["retries"],
                 "items_served_twice": sum(report.duplicates.values()),
                 "items_deleted_in_usersnap": sum(report.deleted.values()),
+                "days_fetched_again_out_of_order": sum(report.out_of_order.values()),
             })
             if report.deleted:
                 context.log.info(f"{sum(report.deleted.values())} item(s) no longer in Usersnap: kept, marked deleted_at "
                                  f"(per project: {dict(report.deleted)})")
+            if report.out_of_order:
+                context.log.warning(f"the API served items out of created_at order: {sum(report.out_of_order.values())} "
+                                    f"day(s) fetched again on their own (per project: {dict(report.out_of_order)})")
             if report.duplicates:
                 context.log.warning(f"the API served {sum(report.duplicates.values())} item(s) twice in one window "
                                     f"(per project: {dict(report.duplicates)}); each was kept once")

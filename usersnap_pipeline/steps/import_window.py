@@ -54,23 +54,38 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
     workers = max(1, concurrency)
     items_per_write = ITEMS_IN_FLIGHT // workers
 
-    def import_span(project_id: str, first: date, stop: date) -> None:
-        days: dict[date, ImportReport] = {}  # what each day's last fetch counted
-
+    def write_window(crawl: _Crawl, days: dict[date, ImportReport], expected_items: int | None = None):
+        """Fetch the crawl's window into the warehouse; ``days`` receives what each day counted."""
         def stream(from_day: date) -> tuple[datetime, Iterator[DaysChunk]]:
             # The version is taken before the first page: a fetch that starts later sees a newer state.
             fetched_at = datetime.now(timezone.utc)
-            pages = client.iter_filtered_pages(project_id, created_at_window(day_bounds(from_day)[0],
-                                                                             day_bounds(stop)[0]))
-            return fetched_at, _days_of(pages, project_id, from_day, stop, fetched_at, normalize=normalize,
-                                        days=days, items_per_chunk=items_per_write)
+            pages = client.iter_filtered_pages(
+                crawl.project_id, created_at_window(day_bounds(from_day)[0], day_bounds(crawl.stop)[0]),
+                expected_items=expected_items if from_day == crawl.first else None)
+            return fetched_at, _days_of(pages, crawl, from_day, fetched_at, normalize=normalize, days=days,
+                                        items_per_chunk=items_per_write)
 
-        written = warehouse.write_days(project_id, first, stop, tables, stream, items_per_transaction=items_per_write)
+        return warehouse.write_days(crawl.project_id, crawl.first, crawl.stop, tables, stream,
+                                    items_per_transaction=items_per_write)
+
+    def import_span(project_id: str, first: date, stop: date, expected_items: int) -> None:
+        days: dict[date, ImportReport] = {}  # what each day's last fetch counted
+        crawl = _Crawl(project_id, first, stop)
+        written = write_window(crawl, days, expected_items)
+        marked = warehouse.mark_gone(project_id, written, except_days=crawl.late)
+        # A day some of whose items came after a later day's (the API did not keep created_at order) may have
+        # been written without them: it is fetched again on its own, and that fetch says what is gone from it.
+        for late_day in sorted(crawl.late):
+            refetch = _Crawl(project_id, late_day, late_day + timedelta(days=1))
+            day_written = write_window(refetch, days)
+            marked.update(warehouse.mark_gone(project_id, day_written))
+            written.update(day_written)
         for day in sorted(written.days):
             if day in days:
                 report.add(days[day])
-        for day, gone in written.gone.items():
-            report.add_deleted(project_id, len(gone))
+        for day, ids in marked.items():
+            report.add_deleted(project_id, len(ids))
+        report.add_out_of_order(project_id, len(crawl.late))
         if written.stale:
             log.info("%s: %d day(s) from %s had a newer fetch stored already; this one's were dropped",
                      project_id, len(written.stale), min(written.stale))
@@ -95,10 +110,11 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
 
 
 def plan_spans(client: UsersnapClient, project_ids: Sequence[str], start: date, end: date, *, windows: int,
-               pool: ThreadPoolExecutor) -> list[tuple[str, date, date]]:
-    """(project, first day, stop day) windows covering ``[start, end)`` for each project, split on day
-    boundaries into about ``windows`` windows over all projects, by share of the items, none under
+               pool: ThreadPoolExecutor) -> list[tuple[str, date, date, int]]:
+    """(project, first day, stop day, items counted) windows covering ``[start, end)`` for each project, split
+    on day boundaries into about ``windows`` windows over all projects, by share of the items, none under
     ``WINDOW_ITEMS`` items unless a project has fewer. Largest first, so the longest crawls start first.
+    The counts bound each window's crawl (an API that pages on past them is stopped).
 
     A project's largest windows are halved (by days) until it has its share: one count per split, the
     splits of a round counted concurrently. A window of one day is never split.
@@ -126,7 +142,7 @@ def plan_spans(client: UsersnapClient, project_ids: Sequence[str], start: date, 
             spans[project_id] += [(lower, first, middle), (max(0, items - lower), middle, stop)]
     ordered = sorted(((items, project_id, first, stop) for project_id, parts in spans.items()
                       for items, first, stop in parts), key=lambda span: (-span[0], span[1], span[2]))
-    return [(project_id, first, stop) for _, project_id, first, stop in ordered]
+    return [(project_id, first, stop, items) for items, project_id, first, stop in ordered]
 
 
 
@@ -134,43 +150,58 @@ def _middle(first: date, stop: date) -> date:
     return first + timedelta(days=(stop - first).days // 2)
 
 
-def _days_of(pages: Iterator[Page], project_id: str, first: date, stop: date, fetched_at: datetime, *,
-             normalize: bool, days: dict[date, ImportReport], items_per_chunk: int) -> Iterator[DaysChunk]:
-    """A window's pages as chunks of days of at least ``items_per_chunk`` items, ending whole at ``stop``.
+class _Crawl:
+    """One window's crawl, and the days whose items came after a later day's (to be fetched again alone)."""
 
-    Each item goes to the day it was created on (UTC). The crawl is in ``created_at`` order, so every
-    day before the last item's is whole. An item without a readable ``created_at`` goes to the day of
-    the item before it (it is then rejected by the normalizer, and kept raw). ``days`` receives what each
-    day counted.
+    def __init__(self, project_id: str, first: date, stop: date):
+        self.project_id, self.first, self.stop = project_id, first, stop
+        self.late: set[date] = set()
+
+
+def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: datetime, *,
+             normalize: bool, days: dict[date, ImportReport], items_per_chunk: int) -> Iterator[DaysChunk]:
+    """A window's pages from ``from_day`` on as chunks of days of at least ``items_per_chunk`` items, ending
+    whole at the window's stop day.
+
+    Each item goes to the day it says it was created on (UTC), whatever order the API serves it in. The
+    crawl asks for ``created_at`` order, so once a chunk is handed over its days are taken as whole: an
+    item of such a day arriving later is not filed now, its day is marked ``late`` for a fetch of its own.
+    An item dated outside the window, or without a readable ``created_at``, stays on the day of the items
+    it was served among, where the normalizer rejects it with the reason (kept raw, counted as that day's
+    listing counts it, never a data point on a day it is not dated). ``days`` receives what each day counted.
 
     An item the window already served (an API glitch repeating it on a later page) is kept once, as
     first served, and counted: a second copy would break the write.
     """
+    project_id, stop = crawl.project_id, crawl.stop
     seen: set[str] = set()
     held: dict[date, tuple[list, list]] = {}  # day -> (raw rows, items) not handed over yet
-    count, day = 0, first
-    for refetched in [day for day in days if day >= first]:  # a fetch from ``first`` on counts its days anew
+    count, day, handed_before = 0, from_day, from_day  # days before handed_before are written, or being written
+    for refetched in [day for day in days if from_day <= day < stop]:  # a fetch counts its days anew
         del days[refetched]
     for page in pages:
         texts = page.item_texts or [None] * len(page.items)
         for item, text in zip(page.items, texts, strict=True):
             row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-            if row.created_at is not None:
-                # Days never go back: the crawl is ascending, a later day's rows may already be written.
-                day = max(day, min(row.created_at.astimezone(timezone.utc).date(), stop - timedelta(days=1)))
-                row = row._replace(partition_date=day)
-            report = days.setdefault(day, ImportReport())
+            created = row.created_at.astimezone(timezone.utc).date() if row.created_at is not None else None
+            if created is not None and crawl.first <= created < stop:
+                if created < handed_before:
+                    crawl.late.add(created)
+                    continue
+                day = max(day, created)
+                row = row._replace(partition_date=created)
+            report = days.setdefault(row.partition_date, ImportReport())
             if row.feedback_id in seen:
                 report.add_duplicate(project_id)
                 continue
             seen.add(row.feedback_id)
-            rows, items = held.setdefault(day, ([], []))
+            rows, items = held.setdefault(row.partition_date, ([], []))
             rows.append(row)
             items.append(item)
             count += 1
         if count >= items_per_chunk:
             yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=day)
-            held, count = {}, 0
+            held, count, handed_before = {}, 0, day
     yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=stop)
 
 
@@ -179,7 +210,7 @@ def _rows_by_day(held: dict[date, tuple[list, list]], project_id: str, normalize
     """By day, the raw rows and, with ``normalize``, the data point rows of the items held, counted into
     ``days``."""
     chunk = {}
-    for day, (raw_rows, items) in held.items():
+    for day, (raw_rows, items) in sorted(held.items()):
         report = days.setdefault(day, ImportReport())
         rows: dict = {raw_feedback: raw_rows}
         report.add_fetched(project_id, day, len(raw_rows))

@@ -25,6 +25,7 @@ class ImportReport:
     duplicates: Counter = field(default_factory=Counter)  # project -> items the API served twice in a window
     drift: Counter = field(default_factory=Counter)  # departure from the published shape -> items
     deleted: Counter = field(default_factory=Counter)  # project -> items found gone from Usersnap (soft-deleted)
+    out_of_order: Counter = field(default_factory=Counter)  # project -> days fetched again: served out of order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -45,6 +46,11 @@ class ImportReport:
             with self._lock:
                 self.deleted[project_id] += items
 
+    def add_out_of_order(self, project_id: str, days: int) -> None:
+        if days:
+            with self._lock:
+                self.out_of_order[project_id] += days
+
     def add_duplicate(self, project_id: str) -> None:
         with self._lock:
             self.duplicates[project_id] += 1
@@ -57,7 +63,8 @@ class ImportReport:
                                  (self.rejected_reasons, other.rejected_reasons),
                                  (self.data_points_per_project, other.data_points_per_project),
                                  (self.duplicates, other.duplicates), (self.drift, other.drift),
-                                 (self.deleted, other.deleted)):
+                                 (self.deleted, other.deleted),
+                                 (self.out_of_order, other.out_of_order)):
                 mine.update(theirs)
             self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
 

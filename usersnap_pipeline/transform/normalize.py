@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
+from .links import safe_link
+
 TITLE_LABEL = re.compile(r"^\s*(title|subject|summary|headline)\s*$", re.IGNORECASE)
 NPS_LABEL = re.compile(r"recommend|likely|nps", re.IGNORECASE)
 THUMBS_LABEL = re.compile(r"helpful|thumb|useful", re.IGNORECASE)
@@ -29,6 +31,8 @@ MIN_CUT_TITLE = 20
 # What text inputs are compared by when one repeats the start of another: case, spacing and the
 # punctuation a form adds or cuts ("Login broken…" / "login broken, since monday") do not count.
 _NOT_COMPARED = re.compile(r"[\s.,;:!?…\-–—'\"()\[\]]+")
+# Why an item the API listed under a day it is not dated on (served in another day's window) is rejected there.
+DATED_ELSEWHERE = "created_at is not on the day the API listed it under (served in a window it is not dated in)"
 # What json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) writes, without building an
 # encoder per call (one per custom data value).
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
@@ -147,6 +151,10 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     created_at = parse_timestamp(item.get("created_at"))
     if created_at is None:
         raise RejectedItem(f"created_at {item.get('created_at')!r} is missing or not an ISO 8601 timestamp")
+    if created_at.date() != partition_date:
+        # The API listed it among another day's items (a window it is not dated in): a data point on a day
+        # it is not dated on would be counted there, and missed where it belongs.
+        raise RejectedItem(DATED_ELSEWHERE)
     key = (feedback_id, project_id, partition_date)
     _count_drift(batch.drift, item)
 
@@ -190,8 +198,9 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
         clean_text(item.get("assignee_id")),
         title,
         "\n".join(_without_repeated_starts(texts)),
-        clean_text(item.get("public_link")),
-        clean_text(screenshot.get("annotated_image_url")) if isinstance(screenshot, dict) else None,
+        _link(item.get("public_link"), "public_link", batch.drift),
+        _link(screenshot.get("annotated_image_url"), "screenshot.annotated_image_url", batch.drift)
+        if isinstance(screenshot, dict) else None,
         clean_text(client.get("url")),
         clean_text(client.get("browser_full_name") or client.get("browser_name")),
         clean_text(client.get("browser_os")),
@@ -229,6 +238,17 @@ def _count_drift(drift: Counter, item: dict[str, Any]) -> None:
     if not _PUBLISHED.issuperset(item):
         for name in sorted(set(item) - _PUBLISHED):
             drift[f"new field: {name}"] += 1
+
+
+def _link(value: Any, name: str, drift: Counter) -> str | None:
+    """A link from the item, only if it is safe to render (https); any other is dropped and counted."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    link = safe_link(text)
+    if link is None:
+        drift[f"{name}: not an https link (dropped)"] += 1
+    return link
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -142,6 +142,7 @@ class Warehouse:
         ``feedback_ids`` are removed wherever they are, too."""
         arrival = DaysChunk({day: (rows, list(feedback_ids))}, whole_before=day + timedelta(days=1))
         written = self.write_days(project_id, day, arrival.whole_before, list(rows), lambda _: (version, [arrival]))
+        self.mark_gone(project_id, written)
         return day in written.days
 
     def write_days(self, project_id: str, start: date, end: date, tables: Sequence[sa.Table],
@@ -160,8 +161,9 @@ class Warehouse:
         Each table belongs to a layer (``raw`` or ``normalized``: ``schema.LAYERS``); the version orders
         a layer's writes: a day whose layer holds a newer version stays as it is (a stale run that
         commits late loses). A day fetched before has its items replaced one by one: those no longer
-        served stay, marked deleted. An item with rows in another partition (it moved) leaves it, so no
-        layer holds an item twice.
+        served stay as they were, and are returned in ``gone`` (by day) for :meth:`mark_gone` once the
+        caller knows the API's listing of their day is complete. An item with rows in another partition
+        (it moved) leaves it, so no layer holds an item twice.
 
         A lost connection is retried from the first day not committed, the stream called again from it.
         """
@@ -211,6 +213,7 @@ class Warehouse:
                     else:
                         batch.add(step)
         outcome.days.update(batch.before)
+        outcome.versions.update(dict.fromkeys(batch.before, version))
         outcome.stale.update(batch.stale)
         outcome.gone.update(batch.gone)
         return until
@@ -303,6 +306,29 @@ class Warehouse:
                 conn.execute(table.delete().where(table.c.project_id == project_id, table.c.partition_date.in_(days),
                                                   self._id_in(table.c.feedback_id)),
                              {"ids": self._ids_value(chunk)})
+
+    def mark_gone(self, project_id: str, written: WrittenDays, *, except_days: Iterable[date] = ()) -> dict[date, list[str]]:
+        """Mark deleted the items :meth:`write_days` found gone (``written.gone``) from the days that still hold
+        the fetch that wrote them: a day a newer fetch has written since is that fetch's to judge. Days in
+        ``except_days`` are left alone (their listing was not complete). Returns what was marked, by day."""
+        skip = set(except_days)
+        gone = {day: ids for day, ids in written.gone.items() if ids and day not in skip}
+        days = sorted(gone)
+        if not days:
+            return {}
+
+        def mark() -> dict[date, list[str]]:
+            state = schema.partition_state
+            with self._writing(), self.engine.begin() as conn:
+                current = {read_date(day): read_timestamp(stored) for day, stored in conn.execute(
+                    sa.select(state.c.partition_date, state.c.raw_version).where(
+                        state.c.project_id == project_id, state.c.partition_date.in_(days)).with_for_update())}
+                marked = {day: gone[day] for day in days if current.get(day) == written.versions[day]}
+                for version in sorted({written.versions[day] for day in marked}):
+                    same = sorted(day for day in marked if written.versions[day] == version)
+                    self._mark_deleted(conn, [key for day in same for key in marked[day]], project_id, same, version)
+                return marked
+        return self._retrying(f"mark items gone from {project_id}", mark)
 
     def _mark_deleted(self, conn: sa.Connection, ids: list[str], project_id: str, days: Sequence[date],
                       when: datetime) -> None:
@@ -567,10 +593,17 @@ class DaysChunk:
 @dataclass
 class WrittenDays:
     """What :meth:`Warehouse.write_days` did: the days it replaced, those a newer fetch had already
-    written (left as they were), and by day the items no longer served (marked deleted)."""
+    written (left as they were), and by day the items it no longer found there (for :meth:`Warehouse.mark_gone`)."""
     days: set[date] = field(default_factory=set)
+    versions: dict[date, datetime] = field(default_factory=dict)  # the fetch each day was written from
     stale: set[date] = field(default_factory=set)
     gone: dict[date, list[str]] = field(default_factory=dict)
+
+    def update(self, other: WrittenDays) -> None:
+        self.days |= other.days
+        self.versions.update(other.versions)
+        self.stale |= other.stale
+        self.gone.update(other.gone)
 
 
 class _Arrivals:
@@ -709,11 +742,9 @@ class _Batch:
     def finish(self, until: date) -> date:
         self.claim_until(until)
         for day, present in self.present.items():
-            self.gone[day] = sorted(present - self.arrived[day])
-        gone_days = [day for day, ids in self.gone.items() if ids]
-        if gone_days:
-            self.warehouse._mark_deleted(self.conn, [key for day in gone_days for key in self.gone[day]],
-                                         self.project_id, gone_days, self.version)
+            gone = sorted(present - self.arrived[day])
+            if gone:
+                self.gone[day] = gone
         # Days taken for the first time were inserted with zero counts.
         self.warehouse._set_counts(self.conn, self.project_id, {
             day: counts for day, counts in self.counts.items() if self.before[day] or any(counts.values())})

@@ -1,0 +1,74 @@
+"""An import from an API that dates items outside the window it serves them in, or serves a window out of
+created_at order: every item lands on its own day or is rejected where it was listed, and no live item is
+ever marked deleted because of it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from tests.conftest import ANCHOR, materializations
+from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.emulator.data import fmt_time, parse_time
+from usersnap_pipeline.steps import import_window
+from usersnap_pipeline.transform.normalize import DATED_ELSEWHERE
+from usersnap_pipeline.warehouse import schema
+
+
+def _rows(pipeline, table) -> dict:
+    return {row["feedback_id"]: row for row in pipeline.warehouse.rows(table)}
+
+
+def _day(stamp: str) -> date:
+    return parse_time(stamp).date()
+
+
+def test_items_dated_elsewhere_or_served_out_of_order_never_misfile_or_delete(pipeline, pipeline_emulator,
+                                                                             monkeypatch):
+    # Days handed to the database every 20 items: an item of a day written already comes back later.
+    monkeypatch.setattr(import_window, "ITEMS_IN_FLIGHT", 60)
+    store = pipeline_emulator.store
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    project = store.list_projects()[0]["project_id"]
+    model = store.items(project)[0]
+    listed_on = parse_time(model["created_at"]) + timedelta(days=3)  # where the API indexes and counts them
+    hostile = {"future": ANCHOR + timedelta(days=400), "before": parse_time(model["created_at"]) - timedelta(days=10)}
+    for name, dated in hostile.items():
+        store.inject(project, {**model, "feedback_id": name, "created_at": fmt_time(dated)}, created_at=listed_on)
+    victim = store.items(project)[5]  # really deleted in Usersnap: the only item to be marked so
+    store.delete(victim["feedback_id"])
+
+    pipeline_emulator.faults.configure(serve_order="rating")  # a window's items arrive in any created_at order
+    with dg.instance_for_test() as instance:
+        shuffled = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance)
+    assert shuffled.success
+    truth = {item["feedback_id"]: item for item in store.items() if item["feedback_id"] not in hostile}
+    raw, points = _rows(pipeline, schema.raw_feedback), _rows(pipeline, schema.data_points)
+    misfiled = {fid: (row["partition_date"], _day(truth[fid]["created_at"])) for fid, row in points.items()
+                if fid in truth and row["partition_date"] != _day(truth[fid]["created_at"])}
+    assert not misfiled
+    assert {fid for fid, row in points.items() if row["deleted_at"] is not None} == {victim["feedback_id"]}
+    assert {fid for fid, row in raw.items() if row["deleted_at"] is not None} == {victim["feedback_id"]}
+    assert set(truth) <= set(points)
+    metadata = materializations(shuffled, "raw_feedback")[0].metadata
+    assert metadata["days_fetched_again_out_of_order"].value > 0
+    assert metadata["items_deleted_in_usersnap"].value == 1
+    # Dated outside the window they were served in: kept raw, rejected with the reason, never a data point.
+    rejected = _rows(pipeline, schema.rejected_feedback)
+    assert set(hostile) <= set(raw) and not set(hostile) & set(points)
+    assert {rejected[name]["reason"] for name in hostile} == {DATED_ELSEWHERE}
+
+    # Served in order again, the next import files them where the API lists (and counts) them: every
+    # completeness check passes, and nothing moves on the import after.
+    pipeline_emulator.faults.configure(serve_order=None)
+    with dg.instance_for_test() as instance:
+        ordered = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance)
+    checks = {check.check_name: check for check in ordered.get_asset_check_evaluations()}
+    warned = checks.pop("no_rejected_items")  # a warning, with the reason: the two items stay rejected
+    assert warned.metadata["reasons"].value == {DATED_ELSEWHERE: len(hostile)}
+    assert all(check.passed for check in checks.values()), [c.check_name for c in checks.values() if not c.passed]
+    raw = _rows(pipeline, schema.raw_feedback)
+    assert {raw[name]["partition_date"] for name in hostile} == {listed_on.date()}
+    assert {fid for fid, row in _rows(pipeline, schema.data_points).items() if row["deleted_at"]} == \
+        {victim["feedback_id"]}
