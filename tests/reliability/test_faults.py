@@ -146,37 +146,3 @@ def test_an_item_served_on_two_pages_of_a_window_is_kept_once(pipeline, pipeline
     assert all(e.passed for e in result.get_asset_check_evaluations())
     pipeline_emulator.faults.configure(repeat_cursor_item=False)
     _assert_equal_to_truth(pipeline, pipeline_emulator)
-
-
-def test_stopping_a_run_that_waits_out_a_retry_after_ends_it_promptly(pipeline_emulator, tmp_path):
-    """Stopping a run interrupts its main thread (Dagster turns the UI's SIGTERM into that): the import's
-    windows sleeping through a 100 s Retry-After must stop too, not hold the run for minutes."""
-    import os
-    import signal
-    import subprocess
-    import time
-
-    from tests.pipeline.test_cli_backfill import _backfill_command, _environment
-
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = _environment(pipeline_emulator.base_url, f"sqlite:///{tmp_path / 'warehouse.sqlite'}", home)
-    pipeline_emulator.faults.configure(status_429_every=5, retry_after=100)
-    log = tmp_path / "run.log"
-    with log.open("w") as out:
-        run = subprocess.Popen(_backfill_command(FIRST_DAY, ANCHOR.date()), cwd=tmp_path, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while pipeline_emulator.faults.injected["429"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pipeline_emulator.faults.injected["429"], f"the run should have met a 429: {log.read_text()[-3000:]}"
-        time.sleep(1)  # every window is now waiting out the shared pause
-        stopped = time.monotonic()
-        os.killpg(run.pid, signal.SIGINT)
-        run.wait(timeout=60)
-        assert time.monotonic() - stopped < 20, log.read_text()[-3000:]
-        assert run.returncode != 0
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)

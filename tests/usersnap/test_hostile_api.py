@@ -84,9 +84,10 @@ def test_a_window_that_grows_while_it_is_read_is_read_whole(emulator, project_id
 
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_at_the_deadline_and_retried(emulator, project_id):
-    emulator.faults.configure(body_bytes_per_second=5)  # a count answer (~45 bytes) takes ~9 s
+    emulator.faults.configure(body_bytes_per_second=50)  # a page of 10 items (~25 kB) would take minutes
     with make_client(emulator, deadline=1.0, max_attempts=2) as client:
-        error, took = _in_thread(lambda: client.count_filtered(project_id, WINDOW), timeout=15)
+        error, took = _in_thread(lambda: next(iter(client.iter_filtered_pages(project_id, WINDOW, limit=10))),
+                                 timeout=15)
         stats = client.stats.snapshot()
     assert isinstance(error, UsersnapUnavailableError), error
     assert "no whole answer within 1 s" in str(error)

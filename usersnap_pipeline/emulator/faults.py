@@ -28,8 +28,8 @@ class Faults:
       fresh ``next.after``: a crawl that trusts ``has_more`` never ends.
     - ``phantom_pages``: past the last item, pages of made-up items (fresh ids) follow, each saying
       ``has_more: true``: only the count endpoint, which counts the real items, tells the crawl is over.
-    - ``body_bytes_per_second``: answers are sent this slowly (headers at once, then the body a byte at a
-      time): no read ever times out, the answer never ends in reasonable time.
+    - ``body_bytes_per_second``: pages of feedback are sent this slowly (headers at once, then the body a
+      byte at a time): no read ever times out, the answer never ends in reasonable time.
     """
 
     status_429_every: int = 0

@@ -357,10 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             status = exc.status
             payload = {"status": False, "msg": exc.msg, "errortype": exc.errortype, "errordata": exc.errordata}
-        self._send(status, payload, truncate=decision.truncate)
+        trickle = isinstance(payload.get("data"), dict) and "feedbacks" in payload["data"]
+        self._send(status, payload, truncate=decision.truncate, trickle=trickle)
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
-              truncate: str | None = None) -> None:
+              truncate: str | None = None, trickle: bool = False) -> None:
         body = _encode(payload)
         sent = body[: max(1, len(body) // 2)] if truncate else body
         self.send_response(status)
@@ -372,7 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         rate = self.server.emulator.faults.faults.body_bytes_per_second
-        if rate:  # a peer trickling its answer: every read gets a byte, the answer takes forever
+        if rate and trickle:  # a page trickled: every read gets a byte, the answer takes forever
             self.wfile.flush()
             for index in range(len(sent)):
                 self.wfile.write(sent[index:index + 1])
