@@ -67,7 +67,7 @@ def test_projects_the_key_cannot_see_are_named(pipeline_emulator, warehouse_url,
     result = pipeline.run(FIRST_DAY, ANCHOR.date(), raise_on_error=False)
     assert not result.success
     message = _failure_message(result)
-    assert "no-such-project" in message and "USERSNAP_PROJECT_IDS" in message
+    assert "no-such-project" in message and "configured project" in message
     with pytest.raises(UsersnapNotFoundError, match="no-such-project"):
         with dg.instance_for_test() as instance:
             pipeline.tick(instance)

@@ -4,12 +4,15 @@ ever marked deleted because of it."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import dagster as dg
+import pytest
 
 from tests.conftest import ANCHOR, materializations
-from tests.pipeline.conftest import FIRST_DAY
+from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS, Pipeline
+from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import fmt_time, parse_time
 from usersnap_pipeline.steps import import_window
 from usersnap_pipeline.transform.normalize import DATED_ELSEWHERE
@@ -72,3 +75,34 @@ def test_items_dated_elsewhere_or_served_out_of_order_never_misfile_or_delete(pi
     assert {raw[name]["partition_date"] for name in hostile} == {listed_on.date()}
     assert {fid for fid, row in _rows(pipeline, schema.data_points).items() if row["deleted_at"]} == \
         {victim["feedback_id"]}
+
+
+ODD_ID = "a'b/../c?d#e"
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)  # ids are bound parameters on both
+def test_a_project_listed_with_an_odd_id_is_imported_and_an_unusable_one_skipped_by_name(
+        warehouse_url, credentials, tmp_path, monkeypatch, caplog):
+    dataset = generate(seed=13, items=300, projects=2, days=HISTORY_DAYS, end=ANCHOR)
+    odd = dataset.projects[0]
+    old, odd["project_id"] = odd["project_id"], ODD_ID
+    for item in dataset.items:
+        if item["project_id"] == old:
+            item["project_id"] = ODD_ID
+    dataset.assignees[ODD_ID] = dataset.assignees.pop(old)
+    with Emulator(dataset) as api:
+        listed = api.store.list_projects
+        monkeypatch.setattr(api.store, "list_projects", lambda: [*listed(), {"project_id": None, "name": "broken"},
+                                                                  {"project_id": "x\x00y", "name": "worse"}])
+        pipeline = Pipeline(api.base_url, warehouse_url, report_dir=tmp_path / "reports")
+        try:
+            with caplog.at_level(logging.WARNING, logger="usersnap_pipeline.steps.projects"):
+                result = pipeline.run(FIRST_DAY, ANCHOR.date())
+            assert result.success
+            assert all(check.passed for check in result.get_asset_check_evaluations())
+            points = _rows(pipeline, schema.data_points)
+            assert {fid for fid, row in points.items() if row["project_id"] == ODD_ID} == \
+                {item["feedback_id"] for item in dataset.items if item["project_id"] == ODD_ID}
+            assert "unusable id: None" in caplog.text and "'x\\x00y'" in caplog.text
+        finally:
+            pipeline.warehouse.dispose()

@@ -656,6 +656,6 @@ def _typed_error(call: str, response: requests.Response, content: bytes, *, cloc
     if status == 404 or errortype == "SITE_NOT_FOUND":
         errordata = body.get("errordata") if isinstance(body.get("errordata"), dict) else {}
         site = f" (site_id {errordata['site_id']})" if "site_id" in errordata else ""
-        return UsersnapNotFoundError(f"{detail}: project not found{site}; check USERSNAP_PROJECT_IDS "
-                                     "against the projects this key can see", **kwargs)
+        return UsersnapNotFoundError(f"{detail}: project not found{site}: deleted, or not visible to this key",
+                                     **kwargs)
     return UsersnapRequestError(f"{detail}: the request was refused", **kwargs)
