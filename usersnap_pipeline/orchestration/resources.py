@@ -12,6 +12,7 @@ from pydantic import Field
 from ..themes.encoder import DEFAULT_MODEL, TextEncoder
 from ..usersnap import DEFAULT_API_URL, UsersnapClient, UsersnapConfigError
 from ..warehouse import Warehouse
+from ..warehouse.store import RETRY_SECONDS
 
 
 class UsersnapResource(dg.ConfigurableResource):
@@ -63,11 +64,15 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str = Field(description="SQLAlchemy URL; pass dg.EnvVar('USERSNAP_WAREHOUSE_URL') if it holds a password")
     namespace: str = Field(default="", description="The account's tables: a PostgreSQL schema, or a SQLite file "
                                                    "beside the main one; empty for the default account")
+    retry_seconds: float = Field(default=RETRY_SECONDS, gt=0, description=(
+        "How long a lost or refused database connection is tried again (a restart or a failover) before the "
+        "run fails; nothing is lost either way"))
 
     @contextmanager
     def open(self, *, writers: int = 1) -> Iterator[Warehouse]:
         """The warehouse, its schema current, with a connection for each of ``writers`` threads."""
-        warehouse = Warehouse(self.url, connections=writers, namespace=self.namespace)
+        warehouse = Warehouse(self.url, connections=writers, namespace=self.namespace,
+                              retry_seconds=self.retry_seconds)
         try:
             warehouse.ensure_schema()
             yield warehouse

@@ -101,8 +101,9 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
                 raise failed.exception()
         except BaseException:
             # A window failed, or the run is being stopped (Dagster turns SIGTERM into an exception here):
-            # windows waiting to retry wake up and stop instead of sleeping out a Retry-After.
+            # windows waiting to retry, the API or the database, wake up and stop instead of waiting on.
             client.close()
+            warehouse.stop()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

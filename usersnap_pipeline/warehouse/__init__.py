@@ -1,5 +1,5 @@
 """The warehouse: table definitions and atomic partition writes (SQLite or PostgreSQL)."""
 
-from .store import Warehouse
+from .store import Warehouse, WarehouseUnavailableError
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "WarehouseUnavailableError"]

@@ -32,7 +32,10 @@ from .copy_text import copy_data
 log = logging.getLogger(__name__)
 
 _IDS_PER_CHUNK = 5000  # ids per statement: a bounded size for any database
-_ATTEMPTS = 5  # a restarting PostgreSQL is usually back within a few seconds
+# How long a lost or refused connection is retried before a run gives up: a restart or a failover of
+# PostgreSQL takes up to a couple of minutes. Pauses between tries grow to _LONGEST_PAUSE.
+RETRY_SECONDS = 120.0
+_LONGEST_PAUSE = 5.0
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
               "connection already closed", "ssl connection has been closed",
@@ -53,8 +56,13 @@ _CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg2.O
 Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, and the feedback ids they are of
 
 
+class WarehouseUnavailableError(RuntimeError):
+    """The warehouse did not answer within the retry budget. Nothing was half-written: every transaction
+    committed before stays whole, and the one under way left nothing."""
+
+
 class Warehouse:
-    def __init__(self, url: str, *, connections: int = 5, namespace: str = ""):
+    def __init__(self, url: str, *, connections: int = 5, namespace: str = "", retry_seconds: float = RETRY_SECONDS):
         """``connections``: how many threads write at once. A PostgreSQL write holds its connection while
         its pages are fetched, so each writer needs one of its own.
 
@@ -62,7 +70,12 @@ class Warehouse:
         the same table names: on PostgreSQL it is a schema (every connection's ``search_path``), on SQLite,
         which has no schemas, a database file beside the main one (``warehouse.eu.sqlite``). Empty: the
         database's default schema, the main file.
+
+        ``retry_seconds``: how long a lost or refused connection is tried again (a database restart or a
+        failover) before :class:`WarehouseUnavailableError`.
         """
+        self.retry_seconds = retry_seconds
+        self._stopped = threading.Event()
         self.url = sa.make_url(url)
         if self.url.drivername == "postgresql":
             # psycopg2 ships with dagster-postgres; SQLAlchemy 2.1 would otherwise pick psycopg 3.
@@ -94,6 +107,16 @@ class Warehouse:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def stop(self) -> None:
+        """Give up at once instead of waiting for the database to come back (the run is being stopped)."""
+        self._stopped.set()
+
+    def describe(self) -> str:
+        """Where the warehouse is, never with its password: ``host:port/database``, or the SQLite file."""
+        if self.dialect == "sqlite":
+            return f"SQLite file {self.url.database}"
+        return f"PostgreSQL {self.url.host or 'localhost'}:{self.url.port or 5432}/{self.url.database}"
+
     def ensure_schema(self) -> None:
         def make_current() -> None:
             with self._writing(), self.engine.begin() as conn:
@@ -107,7 +130,7 @@ class Warehouse:
         # Each step checks before it acts: a connection lost half-way leaves nothing a second try trips on.
         self._retrying("make the schema current", make_current)
         if self.dialect == "postgresql":
-            self._compress_with_lz4(schema.raw_feedback.c.item_json)
+            self._retrying("set raw_feedback's compression", lambda: self._compress_with_lz4(schema.raw_feedback.c.item_json))
 
     def _compress_with_lz4(self, column: sa.Column) -> None:
         """Store ``column``'s long values compressed with lz4 where the server has it (PostgreSQL 14+).
@@ -168,7 +191,7 @@ class Warehouse:
         A lost connection is retried from the first day not committed, the stream called again from it.
         """
         layers = sorted({schema.LAYERS[table] for table in tables})
-        outcome, first, failures = WrittenDays(), start, 0
+        outcome, first, failing_since = WrittenDays(), start, None
         while first < end:
             try:
                 version, chunks = stream(first)
@@ -176,10 +199,10 @@ class Warehouse:
                 while first < end:
                     first = self._write_batch(project_id, first, end, tables, layers, version, arriving,
                                               items_per_transaction, outcome)
-                    failures = 0
+                    failing_since = None
             except _CONNECTION_ERRORS as exc:
-                failures += 1
-                self._pause_before_retry(f"write {project_id} from {first} ({', '.join(layers)})", exc, failures)
+                failing_since = failing_since or time.monotonic()
+                self._pause_before_retry(f"write {project_id} from {first}", exc, failing_since)
         return outcome
 
     def _write_batch(self, project_id: str, first: date, end: date, tables: Sequence[sa.Table], layers: list[str],
@@ -454,26 +477,36 @@ class Warehouse:
 
     def _retrying(self, what: str, action):
         """Run a whole transaction again when the connection was lost (a database restart, a network
-        blip) or SQLite was busy. Safe: a transaction that failed left nothing, and every write is
-        idempotent."""
-        for attempt in range(1, _ATTEMPTS + 1):
+        blip) or SQLite was busy, for up to ``retry_seconds``. Safe: a transaction that failed left nothing,
+        and every write is idempotent."""
+        failing_since = None
+        while True:
             try:
                 return action()
             except _CONNECTION_ERRORS as exc:
-                self._pause_before_retry(what, exc, attempt)
-        raise AssertionError("unreachable")
+                failing_since = failing_since or time.monotonic()
+                self._pause_before_retry(what, exc, failing_since)
 
-    def _pause_before_retry(self, what: str, exc: Exception, attempt: int) -> None:
-        """After the ``attempt``-th failure of ``what``: wait before trying again, or raise ``exc`` when it
-        is not worth another try or the attempts are spent."""
-        if attempt >= _ATTEMPTS or not _is_transient(exc):
+    def _pause_before_retry(self, what: str, exc: Exception, failing_since: float) -> None:
+        """After a failure of ``what``, failing since ``failing_since``: wait before trying again; raise
+        ``exc`` when it is not worth another try, :class:`WarehouseUnavailableError` once the budget is spent."""
+        if not _is_transient(exc):
             raise exc
-        delay = 0.5 * 2 ** (attempt - 1)
         cause = getattr(exc, "orig", None) or exc
-        log.warning("%s failed (%s); retry %d/%d in %.1fs", what,
-                    (str(cause).strip().splitlines() or [type(exc).__name__])[0], attempt, _ATTEMPTS - 1, delay)
+        reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
+        if self.url.password:
+            reason = reason.replace(self.url.password, "***")
+        waited = time.monotonic() - failing_since
+        if waited >= self.retry_seconds or self._stopped.is_set():
+            raise WarehouseUnavailableError(
+                f"the warehouse ({self.describe()}) did not answer for {waited:.0f} s while trying to {what} "
+                f"({reason}); nothing was lost: what was written before stays whole, and running the import "
+                "again once the database is back brings the rest") from None
+        delay = min(_LONGEST_PAUSE, max(0.5, waited), self.retry_seconds - waited)
+        log.warning("%s failed (%s); retrying in %.1f s (for up to %.0f s more)", what, reason, delay,
+                    self.retry_seconds - waited)
         self.engine.dispose()  # drop pooled connections to the old server
-        time.sleep(delay)
+        self._stopped.wait(delay)
 
     def partition_version(self, project_id: str, day: date, layer: str = "raw") -> datetime | None:
         state = schema.partition_state
