@@ -1,11 +1,15 @@
-"""What the daily reconciliation sweep costs over a 3-year window, in API requests and time.
+"""What the reconciliation sweeps cost over a 3-year window, in API requests and time: the daily one (counts)
+and the weekly one (ids).
 
 A sparse account (2 projects, about 3 items a day each, 3 years) is imported into a SQLite warehouse
 through the pipeline's import step. Then, in the same run:
 
 - baseline: a count per (project, day), the obvious way to compare a window day by day;
 - sweep: the pipeline's reconciliation (one count per project, bisection into the days that differ),
-  on a clean warehouse, with 1 day that differs and with 10 days that differ (items deleted in Usersnap).
+  on a clean warehouse, with 1 day that differs and with 10 days that differ (items deleted in Usersnap);
+- id sweep: the weekly reconciliation (the window's ids and versions, listed page by page), on a clean
+  warehouse and with an item deleted and another created on the same day, which counts cannot see;
+  against the pages a crawl of the window reads.
 
     python bench/sweep_cost.py            # writes bench/results/sweep_cost.json
 """
@@ -22,7 +26,8 @@ from pathlib import Path
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
 from usersnap_pipeline.steps.days import day_bounds, days_between
 from usersnap_pipeline.steps.import_window import import_window
-from usersnap_pipeline.steps.reconcile import reconcile
+from usersnap_pipeline.emulator.data import fmt_time, parse_time
+from usersnap_pipeline.steps.reconcile import differing_days_by_id, reconcile
 from usersnap_pipeline.usersnap import UsersnapClient, created_at_window
 from usersnap_pipeline.warehouse import Warehouse
 from usersnap_pipeline.warehouse.audits import accounted_items
@@ -62,8 +67,21 @@ def main() -> None:
             result = reconcile(client, warehouse, projects, start_day, end_day)
             return {"differing_days_found": len(result.mismatches)}
 
+        def id_sweep() -> dict:
+            result = differing_days_by_id(client, warehouse, projects, start_day, end_day)
+            return {"differing_days_found": sum(len(days) for days in result.differing.values())}
+
         measure("baseline_count_per_day", per_day_counts)
         measure("sweep_clean", sweep)
+        measure("id_sweep_clean", id_sweep)
+        results["window_pages"] = sum(-(-len(api.store.items(project_id)) // 100) for project_id in projects)
+        replaced = api.store.items()[len(dataset.items) // 2]
+        api.store.delete(replaced["feedback_id"])
+        created = parse_time(replaced["created_at"]) + timedelta(seconds=1)
+        api.store.inject(replaced["project_id"], {**replaced, "feedback_id": "created-the-same-day",
+                                                  "created_at": fmt_time(created)}, created_at=created)
+        measure("sweep_same_day_replacement", sweep)
+        measure("id_sweep_same_day_replacement", id_sweep)
         items = api.store.items()
         api.store.delete(items[len(items) // 3]["feedback_id"])
         measure("sweep_1_day_differs", sweep)
@@ -72,8 +90,10 @@ def main() -> None:
         measure("sweep_10_days_differ", sweep)
         warehouse.dispose()
     base = results["baseline_count_per_day"]["requests"]
-    for name in ("sweep_clean", "sweep_1_day_differs", "sweep_10_days_differ"):
+    for name in ("sweep_clean", "sweep_1_day_differs", "sweep_10_days_differ", "id_sweep_clean"):
         results[name]["requests_vs_baseline"] = round(results[name]["requests"] / base, 4)
+    for name in ("id_sweep_clean", "id_sweep_same_day_replacement"):
+        results[name]["requests_vs_window_pages"] = round(results[name]["requests"] / results["window_pages"], 3)
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -27,6 +27,7 @@ DEFAULT_SENSOR_INTERVAL_SECONDS = 15
 # The schedules, all UTC: the recent days' import (minute 5 of every hour), the daily reconciliation sweep,
 # assignees, theme assignment, theme discovery.
 DEFAULT_CRONS = {"import_schedule_cron": "5 * * * *", "reconciliation_cron": "40 2 * * *",
+                 "id_reconciliation_cron": "10 4 * * 0",
                  "assignees_cron": "15 3 * * *", "themes_cron": "20 * * * *", "theme_discovery_cron": "0 5 * * 1"}
 _CRON = re.compile(r"^\S+(\s+\S+){4}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -48,6 +49,7 @@ class Settings:
     import_schedule_cron: str = DEFAULT_CRONS["import_schedule_cron"]
     themes_model: str = DEFAULT_THEMES_MODEL
     reconciliation_cron: str = DEFAULT_CRONS["reconciliation_cron"]
+    id_reconciliation_cron: str = DEFAULT_CRONS["id_reconciliation_cron"]
     assignees_cron: str = DEFAULT_CRONS["assignees_cron"]
     themes_cron: str = DEFAULT_CRONS["themes_cron"]
     theme_discovery_cron: str = DEFAULT_CRONS["theme_discovery_cron"]
@@ -76,6 +78,7 @@ ENVIRONMENT_NAMES = {
     "import_schedule_cron": "USERSNAP_IMPORT_SCHEDULE_CRON",
     "themes_model": "USERSNAP_THEMES_MODEL",
     "reconciliation_cron": "USERSNAP_RECONCILIATION_CRON",
+    "id_reconciliation_cron": "USERSNAP_ID_RECONCILIATION_CRON",
     "assignees_cron": "USERSNAP_ASSIGNEES_CRON",
     "themes_cron": "USERSNAP_THEMES_CRON",
     "theme_discovery_cron": "USERSNAP_THEME_DISCOVERY_CRON",

@@ -4,12 +4,13 @@ removed here behind the pipeline's back) and the sweep alone finds exactly those
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from tests.conftest import ANCHOR
+from tests.conftest import ANCHOR, materializations
 from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.emulator.data import fmt_time, parse_time
 from usersnap_pipeline.warehouse import schema
 
 SWEEP = "usersnap_daily_reconciliation"
@@ -61,3 +62,41 @@ def test_a_clean_warehouse_costs_one_request_per_project(pipeline, pipeline_emul
         tick = _sweep(pipeline, instance)
     assert not tick.run_requests
     assert pipeline_emulator.requests_made() == pipeline_emulator.requests_made("filter_count") == 2
+
+
+ID_SWEEP = "usersnap_weekly_id_reconciliation"
+
+
+def test_the_weekly_id_sweep_finds_an_item_deleted_and_another_created_on_the_same_day(pipeline, pipeline_emulator):
+    """Counts stay equal (one out, one in): only the ids tell. The weekly sweep lists them, and its one run
+    imports exactly that (project, day) again."""
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    store = pipeline_emulator.store
+    gone = store.items()[20]
+    day = date.fromisoformat(gone["created_at"][:10])
+    store.delete(gone["feedback_id"])
+    created = parse_time(gone["created_at"]) + timedelta(seconds=1)
+    store.inject(gone["project_id"], {**gone, "feedback_id": "created-where-one-was-deleted",
+                                      "created_at": fmt_time(created), "updated_at": fmt_time(created)},
+                 created_at=created)
+
+    with dg.instance_for_test() as instance:
+        assert not _sweep(pipeline, instance).run_requests, "the count-based sweep cannot see it"
+        with dg.build_schedule_context(instance=instance, resources=pipeline.defs.resources,
+                                       scheduled_execution_time=datetime.now(timezone.utc)) as context:
+            [request] = pipeline.defs.resolve_schedule_def(ID_SWEEP).evaluate_tick(context).run_requests
+        pipeline_emulator.reset_request_counts()
+        result = pipeline.execute(request, instance)
+    assert result.success
+    [raw] = [m for m in materializations(result, "raw_feedback")][:1]
+    on_that_day = [i for i in store.items(gone["project_id"]) if i["created_at"][:10] == day.isoformat()]
+    assert raw.metadata["dagster/row_count"].value == len(on_that_day), "only the day that differs is imported"
+    # Listing costs the window's pages (2 projects), then the day's import: no count per day.
+    pages = sum(math.ceil(len(store.items(p["project_id"])) / 100) for p in store.list_projects())
+    assert pipeline_emulator.requests_made("filter") <= pages + 2
+
+    points = {row["feedback_id"]: row for row in pipeline.warehouse.rows(schema.data_points)}
+    assert points["created-where-one-was-deleted"]["deleted_at"] is None
+    assert points[gone["feedback_id"]]["deleted_at"] is not None
+    current = {fid for fid, row in points.items() if row["deleted_at"] is None}
+    assert current == {item["feedback_id"] for item in store.items()}

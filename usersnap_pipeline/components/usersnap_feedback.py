@@ -71,6 +71,7 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable):
     sensor_interval_seconds: int | str | None = None  # default 15
     import_schedule_cron: str | None = None  # default "5 * * * *" (UTC); the others below, likewise
     reconciliation_cron: str | None = None  # default "40 2 * * *"
+    id_reconciliation_cron: str | None = None  # default "10 4 * * 0" (Sundays)
     assignees_cron: str | None = None  # default "15 3 * * *"
     themes_cron: str | None = None  # default "20 * * * *"
     theme_discovery_cron: str | None = None  # default "0 5 * * 1"

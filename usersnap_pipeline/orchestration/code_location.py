@@ -11,7 +11,7 @@ from .import_feedback import build_import_assets
 from .naming import AccountNames
 from .partitions import daily_partitions
 from .resources import AlertWebhookResource, ThemeEncoderResource, UsersnapResource, WarehouseResource
-from .schedules import build_reconciliation_schedule, build_recent_import_schedule
+from .schedules import build_id_reconciliation_schedule, build_reconciliation_schedule, build_recent_import_schedule
 from .sensors import build_change_sensor
 from .themes import THEMES_JOB, build_theme_assets, build_theme_schedules
 
@@ -59,6 +59,7 @@ def build_definitions(settings: Settings, names: AccountNames = AccountNames()) 
         schedules=[build_recent_import_schedule(import_job, partitions_def, settings.import_schedule_cron, names),
                    build_reconciliation_schedule(import_job, partitions_def, settings.project_ids, names,
                                                  settings.reconciliation_cron),
+                   build_id_reconciliation_schedule(import_job, partitions_def, names, settings.id_reconciliation_cron),
                    build_assignees_schedule(assignees_job, names, settings.assignees_cron), *schedules],
         sensors=[build_change_sensor(import_job, partitions_def, configured_projects=settings.project_ids,
                                      interval_seconds=settings.sensor_interval_seconds, names=names)],

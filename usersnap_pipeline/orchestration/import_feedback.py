@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..steps.import_window import import_window
 from ..steps.normalize_raw import normalize_window
+from ..steps.reconcile import reimport_differing_days
 from ..steps.projects import resolve_projects, select_projects
 from ..steps.report import ImportReport
 from ..warehouse.schema import NORMALIZED_TABLES, PARTITIONED_TABLES
@@ -29,6 +30,10 @@ class ImportConfig(dg.Config):
         default=[],
         description="Limit this run to some of the configured projects, e.g. to import the history of "
                     "a project added later without touching the others. Empty: every configured project.")
+    only_differing_days: bool = Field(
+        default=False,
+        description="List the range's ids and versions first and import again only the days whose items differ "
+                    "from Usersnap's (the weekly id reconciliation: costs the range's pages, writes only what differs).")
 
 
 RAW_FEEDBACK, DATA_POINTS = "raw_feedback", "data_points"
@@ -80,8 +85,15 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                 with usersnap.client() as client:
                     projects = select_projects(resolve_projects(client, configured_projects), config.project_ids)
                     context.log.info(f"importing {start}..{end} (exclusive) for {len(projects)} project(s)")
-                    report = import_window(client, store, projects, start, end, concurrency=usersnap.concurrency,
-                                           normalize=normalize)
+                    if config.only_differing_days:
+                        report, check = reimport_differing_days(client, store, projects, start, end,
+                                                                concurrency=usersnap.concurrency, normalize=normalize)
+                        differing = sum(len(days) for days in check.differing.values())
+                        context.log.info(f"{differing} of {check.days} (project, day) partition(s) differ from "
+                                         f"Usersnap's ids ({check.requests} request(s) to list them): imported again")
+                    else:
+                        report = import_window(client, store, projects, start, end,
+                                               concurrency=usersnap.concurrency, normalize=normalize)
                     api = client.stats.snapshot()  # the run's own client: everything it cost, the project check too
             else:
                 projects = select_projects(configured_projects or store.raw_project_ids(), config.project_ids)

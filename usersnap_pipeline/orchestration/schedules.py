@@ -1,4 +1,5 @@
-"""The hourly import of recent days, and the daily reconciliation sweep over the whole window."""
+"""The hourly import of recent days, the daily reconciliation sweep (counts) and the weekly one (ids) over
+the whole window."""
 
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ from ..steps.reconcile import reconcile
 from .naming import AccountNames
 from .partitions import range_tags
 from .resources import UsersnapResource, WarehouseResource
+from .import_feedback import IMPORT_OP
 from .sensors import project_run_config
 
 
@@ -93,3 +95,31 @@ def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDe
                 for plan in plans]
 
     return daily_reconciliation
+
+
+def build_id_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, names: AccountNames,
+                                     cron_schedule: str) -> dg.ScheduleDefinition:
+    usersnap_key = names.usersnap_key
+
+    @dg.schedule(
+        name=names("usersnap_weekly_id_reconciliation"),
+        cron_schedule=cron_schedule,
+        execution_timezone="UTC",
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        required_resource_keys={usersnap_key},
+        description="Lists every id and version of the whole history window, page by page, and imports again exactly "
+                    "the days whose items differ from Usersnap's: what the daily count-based sweep cannot see (an "
+                    "item deleted and another created on the same day, a missed edit). One run; it costs the "
+                    f"window's pages ({cron_schedule}, UTC).",
+    )
+    def weekly_id_reconciliation(context: dg.ScheduleEvaluationContext):
+        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        if isinstance(keys, dg.SkipReason):
+            return keys
+        return dg.RunRequest(run_key=f"{names('usersnap_weekly_id_reconciliation')}:"
+                                     f"{context.scheduled_execution_time.date()}",
+                             tags=range_tags(keys[0], keys[-1]),
+                             run_config={"ops": {names(IMPORT_OP): {"config": {"only_differing_days": True}}}})
+
+    return weekly_id_reconciliation

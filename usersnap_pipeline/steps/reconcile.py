@@ -1,4 +1,5 @@
-"""Reconciliation: does the warehouse hold exactly as many items per (project, day) as Usersnap says?
+"""Reconciliation: does the warehouse hold exactly as many items per (project, day) as Usersnap says, and
+(weekly, by listing ids) exactly the same items?
 
 Per project, one filter-count over the whole window is compared with the warehouse. Only when the
 totals differ is the window split in halves, recursively, to find the days that differ: a clean
@@ -16,10 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from ..transform.normalize import parse_timestamp
+from ..transform.raw import raw_key
 from ..usersnap import UsersnapClient, created_at_window
 from ..warehouse import Warehouse
-from ..warehouse.audits import accounted_items, fetch_times
+from ..warehouse.audits import accounted_items, fetch_times, live_versions
+from .changes import plan_runs
 from .days import day_bounds
+from .import_window import import_window
+from .report import ImportReport
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,89 @@ def _count(client: UsersnapClient, project_id: str, window_start, window_end) ->
     if window_end <= window_start:
         return 0
     return client.count_filtered(project_id, created_at_window(window_start, window_end))
+
+
+# Listed days are compared with the warehouse in groups holding at least this many items: memory holds a
+# group's ids and versions, whatever the size of the window.
+ITEMS_PER_COMPARISON = 5000
+
+
+@dataclass
+class IdReconciliation:
+    differing: dict[str, set[date]]  # project -> days whose items differ from Usersnap's
+    days: int  # (project, day) partitions compared
+    requests: int
+
+
+def differing_days_by_id(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str],
+                         start: date, end: date) -> IdReconciliation:
+    """Per project, the days of ``[start, end)`` whose items differ from what Usersnap lists for them: an id
+    missing on either side, or another ``updated_at``. Counts cannot see an item deleted and another created
+    on the same day; ids can. Costs one crawl of the window per project (its pages, plus a count once it is
+    over ten pages): the days are compared as the crawl passes them.
+
+    An item is listed under its ``created_at`` day; one dated outside the window, or not dated, under the
+    day of the item served before it, as the import files it. An item of a day already compared (the API
+    did not keep ``created_at`` order) makes its day differ: importing it again is what settles it."""
+    before = client.stats.snapshot()["requests"]
+    differing: dict[str, set[date]] = {}
+    for project_id in project_ids:
+        days = _ComparedDays(warehouse, project_id, start)
+        pages = client.iter_filtered_pages(project_id, created_at_window(day_bounds(start)[0], day_bounds(end)[0]))
+        day = start
+        for page in pages:
+            for item, text in zip(page.items, page.item_texts or [None] * len(page.items), strict=True):
+                fields = item if isinstance(item, dict) else {}
+                created = parse_timestamp(fields.get("created_at"))
+                if created is not None and start <= created.date() < end:
+                    day = created.date()
+                days.list(day, raw_key(item, text), parse_timestamp(fields.get("updated_at")))
+            days.compare_before(day)
+        days.compare_before(end, last=True)
+        if days.differing:
+            differing[project_id] = days.differing
+    return IdReconciliation(differing, len(project_ids) * (end - start).days,
+                            client.stats.snapshot()["requests"] - before)
+
+
+class _ComparedDays:
+    """One project's listed days, compared with the warehouse a group at a time as a crawl passes them."""
+
+    def __init__(self, warehouse: Warehouse, project_id: str, start: date):
+        self.warehouse, self.project_id = warehouse, project_id
+        self.listed: dict[date, dict[str, datetime | None]] = {}
+        self.items = 0
+        self.compared_before = start  # every day before it is compared
+        self.differing: set[date] = set()
+
+    def list(self, day: date, key: str, updated: datetime | None) -> None:
+        if day < self.compared_before:
+            self.differing.add(day)  # served after a later day's items: its day was compared without it
+            return
+        self.listed.setdefault(day, {})[key] = updated
+        self.items += 1
+
+    def compare_before(self, day: date, *, last: bool = False) -> None:
+        """Compare the days before ``day`` (the crawl is past them) once they hold enough items, or when
+        ``last``: the window's days in the warehouse that Usersnap listed nothing for differ too."""
+        if day <= self.compared_before or not (last or self.items >= ITEMS_PER_COMPARISON):
+            return
+        stored = live_versions(self.warehouse, self.project_id, self.compared_before, day)
+        for compared in set(stored) | {listed for listed in self.listed if listed < day}:
+            if self.listed.pop(compared, {}) != stored.get(compared, {}):
+                self.differing.add(compared)
+        self.items = sum(len(keys) for keys in self.listed.values())
+        self.compared_before = day
+
+
+def reimport_differing_days(client: UsersnapClient, warehouse: Warehouse, project_ids: Sequence[str], start: date,
+                            end: date, *, concurrency: int, normalize: bool) -> tuple[ImportReport, IdReconciliation]:
+    """The weekly id reconciliation: list the window's ids and versions, then import again exactly the
+    (project, day) partitions that differ (one import per range of consecutive days)."""
+    check = differing_days_by_id(client, warehouse, project_ids, start, end)
+    report = ImportReport(days=(end - start).days)
+    for plan in plan_runs(check.differing, first_partition=start, last_partition=end - timedelta(days=1),
+                          max_gap_days=0):
+        report.add(import_window(client, warehouse, plan.project_ids, plan.first_day,
+                                 plan.last_day + timedelta(days=1), concurrency=concurrency, normalize=normalize))
+    return report, check

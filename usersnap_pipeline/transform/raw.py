@@ -33,22 +33,28 @@ def item_json(item: Any) -> str:
         return json.dumps(item, ensure_ascii=True, separators=(",", ":"))
 
 
-def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime,
-            text: str | None = None) -> RawFeedback:
-    """Every item is kept, even one the normalizer will reject: the raw layer loses nothing.
-
-    ``text`` is the item's JSON as the API sent it, when the client has it; else the item is encoded.
+def raw_key(item: Any, text: str | None = None) -> str:
+    """The key an item is stored under: its ``feedback_id``.
 
     An item without a usable ``feedback_id`` is keyed by a hash of its JSON, so it still has a
     stable identity to be reported (and re-normalized) by: of our own encoding, not of the text as
     sent, which a page read the slow way does not have.
     """
+    key = item.get("feedback_id") if isinstance(item, dict) else None
+    if isinstance(key, str) and key.strip():
+        return key
+    # An item too deep to read arrives as None with its text: only the text tells two apart.
+    unread = item is None and text is not None
+    return "sha256:" + hashlib.sha256((text if unread else item_json(item)).encode()).hexdigest()
+
+
+def raw_row(item: Any, *, project_id: str, partition_date: date, fetched_at: datetime,
+            text: str | None = None) -> RawFeedback:
+    """Every item is kept, even one the normalizer will reject: the raw layer loses nothing.
+
+    ``text`` is the item's JSON as the API sent it, when the client has it; else the item is encoded.
+    """
     fields = item if isinstance(item, dict) else {}
-    key = fields.get("feedback_id")
-    if not isinstance(key, str) or not key.strip():
-        # An item too deep to read arrives as None with its text: only the text tells two apart.
-        unread = item is None and text is not None
-        key = "sha256:" + hashlib.sha256((text if unread else item_json(item)).encode()).hexdigest()
-    return RawFeedback(key, project_id, partition_date, parse_timestamp(fields.get("created_at")),
+    return RawFeedback(raw_key(item, text), project_id, partition_date, parse_timestamp(fields.get("created_at")),
                        parse_timestamp(fields.get("updated_at")), fetched_at,
                        item_json(item) if text is None else text)

@@ -41,6 +41,17 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
     return counts
 
 
+def live_versions(warehouse: Warehouse, project_id: str, start: date, end: date) -> dict[date, dict[str, datetime]]:
+    """By day of the window, each item still in Usersnap as far as the warehouse knows, with its ``updated_at``."""
+    raw = schema.raw_feedback
+    versions: dict[date, dict[str, datetime]] = {}
+    for day, feedback_id, updated in warehouse.fetch(
+            sa.select(raw.c.partition_date, raw.c.feedback_id, raw.c.updated_at)
+            .where(*_in_window(raw, [project_id], start, end), raw.c.deleted_at.is_(None))):
+        versions.setdefault(read_date(day), {})[feedback_id] = read_timestamp(updated)
+    return versions
+
+
 def fetch_times(warehouse: Warehouse, project_id: str, start: date, end: date) -> dict[date, datetime]:
     """When each fetched (project, day) partition of the window was last fetched."""
     state = schema.partition_state
