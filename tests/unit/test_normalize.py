@@ -214,3 +214,18 @@ def test_the_drift_check_knows_exactly_the_published_fields():
 
     spec = json.loads((Path(__file__).resolve().parents[2] / "spec" / "usersnap-api-v0.1.schema.json").read_text())
     assert set(PUBLISHED_TYPES) == set(spec["$defs"]["Feedback"]["properties"])
+
+
+@pytest.mark.parametrize("link", ["javascript:document.title='PWNED3'", "data:text/html,<script>x</script>",
+                                  "http://app.usersnap.com/l/feedback/f1", " https://app.usersnap.com/x"])
+def test_a_link_that_is_not_https_never_becomes_a_data_points_link_and_is_counted(link):
+    batch = _normalize(_item(public_link=link, screenshot={"annotated_image_url": link, "comments": []}))
+    [point] = batch.data_points
+    assert point.source_url is None and point.screenshot_url is None
+    assert batch.drift["public_link: not an https link (dropped)"] == 1
+    assert batch.drift["screenshot.annotated_image_url: not an https link (dropped)"] == 1
+
+
+def test_an_https_link_is_kept_as_sent():
+    [point] = _normalize(_item()).data_points
+    assert point.source_url == "https://app.usersnap.com/l/feedback/f1"
