@@ -1,8 +1,11 @@
-"""Shared fixtures: a real emulator over HTTP on a free loopback port, and a client for it."""
+"""Shared fixtures: a real emulator over HTTP on a free loopback port, and a client for it; and the session's
+clock, which ``USERSNAP_TEST_CLOCK`` can set to any moment (e.g. a Saturday) to show no test depends on the day."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +16,24 @@ from usersnap_pipeline.usersnap import UsersnapClient
 
 # Fixed anchor: the same seed gives the same items on every machine and every day.
 ANCHOR = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+
+
+def pytest_configure(config):
+    """``USERSNAP_TEST_CLOCK=2026-12-07T09:00:00+00:00 ./dev test`` runs the whole suite as if started then: this
+    process travels there (its clock ticks on from it), and so does every Python process it starts (the
+    sitecustomize in tests/clock, given the same offset)."""
+    moment = os.environ.get("USERSNAP_TEST_CLOCK")
+    if not moment:
+        return
+    import time_machine
+
+    destination = datetime.fromisoformat(moment)
+    if destination.tzinfo is None:
+        raise pytest.UsageError("USERSNAP_TEST_CLOCK needs a time zone, e.g. 2026-12-07T09:00:00+00:00")
+    os.environ["USERSNAP_TEST_CLOCK_OFFSET"] = repr(destination.timestamp() - time.time())
+    clock_folder = str(Path(__file__).resolve().parent / "clock")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [clock_folder, os.environ.get("PYTHONPATH")]))
+    time_machine.travel(destination, tick=True).start()
 
 
 def utc(value):
