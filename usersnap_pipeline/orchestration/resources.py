@@ -40,20 +40,21 @@ class UsersnapResource(dg.ConfigurableResource):
                 "and everything already imported stays in the warehouse.")
 
     def tick_client(self):
-        """A client for a sensor or schedule tick: fewer attempts and a shorter backoff, as a tick must end
-        well within Dagster's tick timeout, and a failed tick simply runs again next interval."""
-        return self.client(max_attempts=3, backoff_max=5.0)
+        """A client for a sensor or schedule tick: fewer attempts, a shorter backoff and deadline (at most
+        3 × 15 s + 2 × 5 s per call), as a tick must end within Dagster's tick timeout, and a failed tick simply
+        runs again next interval."""
+        return self.client(max_attempts=3, backoff_max=5.0, deadline=15.0)
 
     @contextmanager
-    def client(self, *, max_attempts: int | None = None, backoff_max: float | None = None) -> Iterator[UsersnapClient]:
-        """A client for this account."""
+    def client(self, **tuning) -> Iterator[UsersnapClient]:
+        """A client for this account; ``tuning``: UsersnapClient's retry settings (max_attempts, backoff_max,
+        deadline)."""
         credentials = self.credentials()
         if credentials is None:
             raise UsersnapConfigError(f"{self.jwt_id_env} and {self.jwt_secret_env} must both be set to call "
                                       "Usersnap (Settings → REST API gives the JWT ID and secret)")
-        tuning = {} if backoff_max is None else {"backoff_max": backoff_max}
-        with UsersnapClient(self.api_url, *credentials, max_attempts=max_attempts or self.max_attempts,
-                            pool_size=max(4, self.concurrency), **tuning) as client:
+        tuning.setdefault("max_attempts", self.max_attempts)
+        with UsersnapClient(self.api_url, *credentials, pool_size=max(4, self.concurrency), **tuning) as client:
             yield client
 
 
