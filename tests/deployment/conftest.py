@@ -1,5 +1,5 @@
 """A real deployment for end-to-end tests: dagster-webserver and dagster-daemon as processes, on
-the top-level dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
+deploy/dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
 emulator over HTTP. The test drives it only through Dagster's GraphQL API and the browser.
 
 Process logs go to test-artifacts/deployment/ and stay there, so a failure can be read afterwards.
