@@ -238,3 +238,13 @@ def test_every_automation_takes_its_cron_and_status_from_the_component():
     mixed = _defs(themes_schedule="stopped")
     assert mixed.resolve_schedule_def("usersnap_hourly_themes").default_status == dg.DefaultScheduleStatus.STOPPED
     assert mixed.resolve_schedule_def("usersnap_hourly_recent_import").default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_themes_without_the_themes_extra_fail_in_one_sentence(monkeypatch):
+    from usersnap_pipeline.components import usersnap_feedback
+
+    monkeypatch.setattr(usersnap_feedback, "THEMES_PACKAGE", "a_package_that_is_not_installed")
+    with pytest.raises(InvalidAttributes, match=r"themes is true but the themes extra is not installed: "
+                                                r"pip install 'usersnap-pipeline\[themes\]', or set themes: false"):
+        _defs()
+    assert _defs(themes=False).resolve_job_def(IMPORT_JOB)  # the import alone needs none of it
