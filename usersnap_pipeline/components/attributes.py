@@ -16,6 +16,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from ..orchestration.resources import WarehouseResource
@@ -105,15 +106,13 @@ def _warehouse_url(value: str) -> str:
     # The value is never part of a message: a URL may hold a password.
     if not WarehouseResource.accepts(value):
         raise ValueError("must be a SQLAlchemy URL starting with sqlite:// or postgresql:// (the value is not shown)")
-    if password_in(value):
+    if _holds_password(value):
         raise ValueError("holds a password: put the URL in an environment variable and give its name as "
                          "warehouse_url_env instead (the value is not shown)")
     return value
 
 
-def password_in(url: str) -> bool:
-    import sqlalchemy as sa
-
+def _holds_password(url: str) -> bool:
     try:
         return sa.make_url(url).password is not None
     except sa.exc.ArgumentError:
