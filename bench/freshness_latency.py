@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from usersnap_pipeline.emulator import DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, Emulator, generate
-from usersnap_pipeline.settings import load_settings
+from usersnap_pipeline.components import UsersnapFeedbackComponent
 from usersnap_pipeline.usersnap import UsersnapClient
 from usersnap_pipeline.warehouse import Warehouse, schema
 
@@ -71,7 +71,7 @@ def main() -> None:
                "USERSNAP_IMPORT_HISTORY_START": (now - timedelta(days=30)).date().isoformat(),
                "USERSNAP_WAREHOUSE_URL": warehouse_url,
                **({"USERSNAP_SENSOR_INTERVAL_SECONDS": str(args.interval)} if args.interval else {})}
-        interval = args.interval or load_settings(env).sensor_interval_seconds
+        interval = args.interval or UsersnapFeedbackComponent.model_fields["sensor_interval_seconds"].default
         log = open(work / "dagster-dev.log", "w")
         dagster = subprocess.Popen([str(Path(sys.executable).with_name("dg")), "dev", "--target-path", str(ROOT),
                                     "--port", str(free_port())], cwd=work, env=env, stdout=log,

@@ -166,7 +166,7 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
                  dagster_db: str | None) -> dict:
     """The pipeline's environment; with ``dagster_db``, Dagster's storage on dagster-postgres as deployed."""
     if dagster_db is not None:
-        shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
         instance_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USERNAME": "postgres",
                         "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db}
     else:  # the embedded default: Dagster's SQLite storage
@@ -239,7 +239,7 @@ def measure(case: str, items: int, projects: int, days: int, latency_ms: float, 
             home.mkdir()
             dagster_db = None
             if target == "postgres":
-                # As deployed: Dagster's own storage on dagster-postgres (the top-level dagster.yaml), the
+                # As deployed: Dagster's own storage on dagster-postgres (deploy/dagster.yaml), the
                 # warehouse in a separate database.
                 dagster_db = fresh_database("bench_dagster")
                 databases.append(dagster_db)

@@ -134,10 +134,10 @@ def warehouse_url(request, tmp_path):
 
 
 def deployed_dagster_home(home: Path, database: str) -> dict[str, str]:
-    """Make ``home`` a DAGSTER_HOME as deployed (the top-level dagster.yaml: dagster-postgres on ``database``);
+    """Make ``home`` a DAGSTER_HOME as deployed (deploy/dagster.yaml: dagster-postgres on ``database``);
     returns the environment it reads."""
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml", home / "dagster.yaml")
     return {"DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
             "DAGSTER_PG_USERNAME": "postgres", "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": database}
 

@@ -51,10 +51,11 @@ def run_demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from .definitions import defs as project_definitions
-    from .orchestration.code_location import ASSIGNEES_JOB, IMPORT_JOB, THEMES_JOB
+    from .definitions import project_component
+    from .orchestration.import_feedback import IMPORT_JOB
     from .orchestration.partitions import range_tags
+    from .orchestration.themes import THEMES_JOB
     from .emulator import Emulator, generate
-    from .settings import load_settings
     from .steps.themes import CSV_FILE, REPORT_FILE
     from .warehouse import Warehouse
     from .warehouse.queries import format_summary, summarize
@@ -81,8 +82,8 @@ def run_demo(args: argparse.Namespace) -> int:
         instance_config = dagster_home / "dagster.yaml"
         if not instance_config.exists():  # still Dagster's embedded SQLite storage, just quiet
             instance_config.write_text("telemetry:\n  enabled: false\n")
-        settings = load_settings()
-        defs = project_definitions()  # the code location exactly as `dg` loads it: defs/usersnap/defs.yaml
+        component = project_component()  # its attributes, from defs/usersnap/defs.yaml and the environment
+        defs = project_definitions()  # the code location exactly as `dg` loads it
         print(f"Importing {first_day} .. {today} in one Dagster run (instance: {dagster_home})...", flush=True)
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         with dg.DagsterInstance.get() as instance:
@@ -93,21 +94,22 @@ def run_demo(args: argparse.Namespace) -> int:
                 print(f"The import run {result.run_id} failed; see `./dev dg dev` → Runs for its logs.",
                       file=sys.stderr)
                 return 1
-            print("Reading the projects' names and assignees, then finding themes, sentiment and trends...", flush=True)
-            for job in (ASSIGNEES_JOB, THEMES_JOB):  # the report's project sections read the names
-                run = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=quiet,
-                                                                   raise_on_error=False)
-                if not run.success:
-                    print(f"The {job} run {run.run_id} failed; see `./dev dg dev` → Runs for its logs.",
-                          file=sys.stderr)
-                    return 1
-        warehouse = Warehouse(settings.warehouse_url)
+            # The import run read the projects' names and assignees too: the report's project sections show them.
+            print("Finding themes, sentiment and trends...", flush=True)
+            run = defs.resolve_job_def(THEMES_JOB).execute_in_process(instance=instance, run_config=quiet,
+                                                                      raise_on_error=False)
+            if not run.success:
+                print(f"The {THEMES_JOB} run {run.run_id} failed; see `./dev dg dev` → Runs for its logs.",
+                      file=sys.stderr)
+                return 1
+        warehouse_url = component.warehouse().resolved_url()
+        warehouse = Warehouse(warehouse_url)
         try:
             names = {p["project_id"]: p["name"] for p in dataset.projects}
-            print(f"\nRun {result.run_id} succeeded. Warehouse: {_where(settings.warehouse_url)}\n")
+            print(f"\nRun {result.run_id} succeeded. Warehouse: {_where(warehouse_url)}\n")
             print(format_summary(summarize(warehouse), names))
-            print(f"\nThemes report: {(settings.report_dir / REPORT_FILE).resolve()}")
-            print(f"Data points with theme and sentiment (CSV): {(settings.report_dir / CSV_FILE).resolve()}")
+            print(f"\nThemes report: {(component.report_folder / REPORT_FILE).resolve()}")
+            print(f"Data points with theme and sentiment (CSV): {(component.report_folder / CSV_FILE).resolve()}")
         finally:
             warehouse.dispose()
     print(f"\nThe run is recorded in the Dagster instance at {dagster_home}; README → 'Dagster UI' shows how to "
@@ -120,12 +122,13 @@ def run_report(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from .settings import DEFAULT_REPORT_DIR, default_warehouse_url
+    from .components import UsersnapFeedbackComponent
     from .steps.themes import write_report
     from .warehouse import Warehouse
 
-    url = args.warehouse_url or os.environ.get("USERSNAP_WAREHOUSE_URL") or default_warehouse_url()
-    out = Path(args.out or os.environ.get("USERSNAP_REPORT_DIR") or DEFAULT_REPORT_DIR)
+    defaults = UsersnapFeedbackComponent.model_fields
+    url = args.warehouse_url or os.environ.get("USERSNAP_WAREHOUSE_URL") or defaults["warehouse_url"].default
+    out = Path(args.out or os.environ.get("USERSNAP_REPORT_DIR") or defaults["report_dir"].default)
     warehouse = Warehouse(url)
     try:
         warehouse.ensure_schema()

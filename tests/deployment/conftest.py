@@ -1,5 +1,5 @@
 """A real deployment for end-to-end tests: dagster-webserver and dagster-daemon as processes, on
-the top-level dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
+deploy/dagster.yaml (dagster-postgres) with the warehouse in a second PostgreSQL database, the
 emulator over HTTP. The test drives it only through Dagster's GraphQL API and the browser.
 
 Process logs go to test-artifacts/deployment/ and stay there, so a failure can be read afterwards.
@@ -219,11 +219,16 @@ def _drop_connections(database: str) -> None:
 
 @pytest.fixture(scope="session")
 def backfilled(deployment):
-    """The whole import-history window backfilled from the UI's API: one partition-range backfill."""
+    """The whole import-history window backfilled from the UI's API: one partition-range backfill of the
+    import group's assets, as the UI selects them (the group holds the daily assets only, one backfill policy)."""
     from usersnap_pipeline.orchestration.partitions import daily_partitions
 
     keys = daily_partitions(deployment.first_day).get_partition_keys()
-    assets = ["raw_feedback", "data_points"]
+    group = deployment.graphql("""
+        query Group($group: AssetGroupSelector!) { assetNodes(group: $group) { assetKey { path } } }""",
+        group={"groupName": "usersnap", "repositoryName": REPOSITORY, "repositoryLocationName": LOCATION})
+    assets = sorted(node["assetKey"]["path"][-1] for node in group["assetNodes"])
+    assert assets == ["data_points", "raw_feedback"], assets
     launched = deployment.graphql("""
         mutation Backfill($params: LaunchBackfillParams!) {
           launchPartitionBackfill(backfillParams: $params) {

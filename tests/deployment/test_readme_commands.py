@@ -29,7 +29,7 @@ RUN_ELSEWHERE = {
     "./dev test": "this very test run",
     "export ": "sets the environment the commands below read",
     "pip install": "the install every CI run starts with",
-    "cp dagster.yaml": "tests/deployment/conftest.py copies it the same way",
+    "cp deploy/dagster.yaml": "tests/deployment/conftest.py copies it the same way",
     "dagster-webserver": "tests/deployment/conftest.py starts it as documented; test_end_to_end.py reads its log",
     "dagster-daemon": "tests/deployment/conftest.py starts it as documented; test_end_to_end.py reads its log",
 }

@@ -1,17 +1,16 @@
 """Several Usersnap accounts in one code location: two UsersnapFeedbackComponent instances in a defs
-folder, as a user adds them to an existing Dagster project, each against its own emulator with its own
-credentials, both writing to one warehouse."""
+folder, as a user adds them to an existing Dagster project (with its own executor), each against its own
+emulator with its own credentials, both writing to one warehouse and each to its own report folder."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import dagster as dg
 import pytest
 
 from tests.conftest import ANCHOR
-from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS
+from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS, load_project
 from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.orchestration.partitions import range_tags
 from usersnap_pipeline.warehouse import Warehouse, schema
@@ -32,50 +31,49 @@ def two_accounts(monkeypatch):
         yield {"eu": eu, "us": us}
 
 
-def _project_with_two_instances(root, emulators, warehouse_url, monkeypatch) -> dg.Definitions:
-    """An existing Dagster project (its own package and defs folder) with one instance per account."""
-    root.mkdir()
-    (root / "pyproject.toml").write_text(textwrap.dedent("""
-        [tool.dg]
-        directory_type = "project"
-        [tool.dg.project]
-        root_module = "feedback_project"
-        defs_module = "feedback_project.defs"
-    """))
-    for prefix, emulator in emulators.items():
-        folder = root / "feedback_project" / "defs" / f"usersnap_{prefix}"
-        folder.mkdir(parents=True)
-        (folder / "defs.yaml").write_text(textwrap.dedent(f"""
-            type: usersnap_pipeline.components.UsersnapFeedbackComponent
-            attributes:
-              import_history_start: "{FIRST_DAY.isoformat()}"
-              api_url: {emulator.base_url}
-              jwt_id_env: {prefix.upper()}_USERSNAP_JWT_ID
-              jwt_secret_env: {prefix.upper()}_USERSNAP_JWT_SECRET
-              warehouse_url_env: SHARED_WAREHOUSE_URL
-              fetch_concurrency: 2
-              themes: false
-              translation:
-                key_prefix: {prefix}
-                group: usersnap_{prefix}
-                tags: {{account: {prefix}}}
-            requirements:
-              env: [{prefix.upper()}_USERSNAP_JWT_ID, {prefix.upper()}_USERSNAP_JWT_SECRET, SHARED_WAREHOUSE_URL]
-        """))
-    for package in (root / "feedback_project", root / "feedback_project" / "defs"):
-        (package / "__init__.py").write_text("")
+def _instance(prefix: str, emulator, **attributes) -> str:
+    return textwrap.dedent(f"""
+        type: usersnap_pipeline.components.UsersnapFeedbackComponent
+        attributes:
+          import_history_start: "{FIRST_DAY.isoformat()}"
+          api_url: {emulator.base_url}
+          jwt_id_env: {prefix.upper()}_USERSNAP_JWT_ID
+          jwt_secret_env: {prefix.upper()}_USERSNAP_JWT_SECRET
+          warehouse_url_env: SHARED_WAREHOUSE_URL
+          fetch_concurrency: 2
+          report_dir: "{{{{ env.SHARED_REPORT_DIR }}}}"
+          translation:
+            key_prefix: {prefix}
+            group: usersnap_{prefix}
+            tags: {{account: {prefix}}}
+        requirements:
+          env: [{prefix.upper()}_USERSNAP_JWT_ID, {prefix.upper()}_USERSNAP_JWT_SECRET, SHARED_WAREHOUSE_URL]
+    """).replace("attributes:\n", "attributes:\n" + "".join(f"  {k}: {v}\n" for k, v in attributes.items()))
+
+
+def _project_with_two_instances(root, emulators, warehouse_url, monkeypatch, *, host: str = "dg.Definitions()",
+                                **attributes) -> dg.Definitions:
+    """An existing Dagster project (its own package, defs folder and definitions) with one instance per account."""
     monkeypatch.setenv("SHARED_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.syspath_prepend(str(root))
-    for name in [m for m in sys.modules if m.startswith("feedback_project")]:
-        del sys.modules[name]
-    return dg.load_from_defs_folder(path_within_project=root)
+    monkeypatch.setenv("SHARED_REPORT_DIR", str(root / "reports"))
+    return load_project(root, {f"usersnap_{prefix}": _instance(prefix, emulator, **attributes.get(prefix, {}))
+                               for prefix, emulator in emulators.items()}, monkeypatch, host=host)
 
 
 def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, warehouse_url, tmp_path, monkeypatch):
-    defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
+    """Two instances in a host project that has its own executor: each imports its account (eu only the
+    project its YAML lists), its sensor sees its own emulator, and each writes its own report, with its
+    projects' names from the same import run."""
+    eu_projects = [p["project_id"] for p in two_accounts["eu"].store.list_projects()]
+    root = tmp_path / "host_project"
+    defs = _project_with_two_instances(root, two_accounts, warehouse_url, monkeypatch,
+                                       host="dg.Definitions(executor=dg.multiprocess_executor)",
+                                       eu={"projects": f"[{eu_projects[0]}]"})
+    assert defs.executor is dg.multiprocess_executor  # the host's; the component's jobs bring their own
 
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {f"{p}/{name}" for p in ACCOUNTS for name in ("raw_feedback", "data_points", "projects", "assignees")}
+    assert {key.split("/")[1] for key in keys} >= {"raw_feedback", "data_points", "projects", "assignees", "theme_report"}
+    assert {key.split("/")[0] for key in keys} == set(ACCOUNTS)
     for prefix in ACCOUNTS:
         assert defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
         assert defs.resolve_schedule_def(f"{prefix}_usersnap_hourly_recent_import")
@@ -85,8 +83,6 @@ def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, wareh
         checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys
                   if key.asset_key == dg.AssetKey([prefix, "data_points"])}
         assert "matches_usersnap" in checks
-        # secrets stay names: the values are read at run time
-        assert defs.resources[f"{prefix}_usersnap"].jwt_secret_env == f"{prefix.upper()}_USERSNAP_JWT_SECRET"
 
     with dg.instance_for_test() as instance:
         for prefix in ACCOUNTS:
@@ -101,19 +97,29 @@ def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, wareh
             sensor = defs.resolve_sensor_def(f"{prefix}_usersnap_change_sensor")
             cursor = None
             for _ in range(2):
-                with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources) as context:
+                with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
                     tick = sensor.evaluate_tick(context)
                 cursor = tick.cursor
             assert not tick.run_requests
+            report = defs.resolve_job_def(f"{prefix}_usersnap_themes").execute_in_process(
+                instance=instance, asset_selection=[dg.AssetKey([prefix, "theme_report"])])
+            assert report.success
 
-    # One warehouse, one namespace per account: each holds exactly its account's feedback.
+    # One warehouse, one namespace per account: each holds exactly its account's selected feedback.
+    selected = {"eu": {eu_projects[0]}, "us": {p["project_id"] for p in two_accounts["us"].store.list_projects()}}
     for prefix, emulator in two_accounts.items():
         warehouse = Warehouse(warehouse_url, namespace=prefix)
         try:
             stored = {row["feedback_id"] for row in warehouse.rows(schema.data_points)}
+            names = {row["project_id"]: row["name"] for row in warehouse.rows(schema.projects)}
         finally:
             warehouse.dispose()
-        assert stored == {item["feedback_id"] for item in emulator.store.items()}, prefix
+        assert stored == {item["feedback_id"] for item in emulator.store.items() if item["project_id"] in selected[prefix]}
+        assert set(names) == selected[prefix]  # filled by the import run itself
+        report = (root / "reports" / prefix / "themes.html").read_text()
+        others = {p["project_id"] for e in two_accounts.values() for p in e.store.list_projects()} - selected[prefix]
+        assert all(f"Project: {names[p]}" in report and f"project-{p}" in report for p in selected[prefix])
+        assert not [p for p in others if p in report]
     default = Warehouse(warehouse_url)
     try:
         default.ensure_schema()
@@ -124,24 +130,22 @@ def test_two_accounts_import_side_by_side_into_one_warehouse(two_accounts, wareh
 
 def test_an_account_without_credentials_is_disconnected_and_the_other_runs(two_accounts, warehouse_url, tmp_path,
                                                                           monkeypatch):
-    defs = _project_with_two_instances(tmp_path / "project", two_accounts, warehouse_url, monkeypatch)
+    defs = _project_with_two_instances(tmp_path / "host_disconnected", two_accounts, warehouse_url, monkeypatch)
     monkeypatch.delenv("US_USERSNAP_JWT_SECRET")
     with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+        with dg.build_sensor_context(instance=instance) as context:
             skipped = defs.resolve_sensor_def("us_usersnap_change_sensor").evaluate_tick(context)
         assert not skipped.run_requests and "US_USERSNAP_JWT_SECRET" in skipped.skip_message
-        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+        with dg.build_sensor_context(instance=instance) as context:
             assert defs.resolve_sensor_def("eu_usersnap_change_sensor").evaluate_tick(context).run_requests
     assert two_accounts["us"].requests_made() == 0
 
 
 def test_a_key_prefix_that_cannot_name_a_schema_is_refused():
-    from usersnap_pipeline.components import UsersnapFeedbackComponent, UsersnapTranslation
+    from usersnap_pipeline.components import UsersnapFeedbackComponent
 
-    component = UsersnapFeedbackComponent(import_history_start=FIRST_DAY.isoformat(),
-                                          translation=UsersnapTranslation(key_prefix="EU accounts"))
-    with pytest.raises(ValueError, match="key prefix 'EU accounts' must be lowercase"):
-        component.names()
+    with pytest.raises(ValueError, match="translation.key_prefix"):
+        UsersnapFeedbackComponent(import_history_start=FIRST_DAY, translation={"key_prefix": "EU accounts"})
 
 
 @pytest.mark.postgres

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import timedelta
 
 import dagster as dg
@@ -73,10 +74,16 @@ def test_range_import_matches_the_emulator_field_by_field(pipeline, pipeline_emu
     days = (ANCHOR.date() - FIRST_DAY).days + 1
     assert sorted(m.partition for m in raw) == \
         [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(days)]
-    assert raw[0].metadata["dagster/row_count"].value == 700
-
     truth = {item["feedback_id"]: item for item in pipeline_emulator.store.items()}
     assert len(truth) == 700
+    # Each day's event counts that day's rows; the window's total is under its own name.
+    per_day = Counter(_utc(item["created_at"]).date().isoformat() for item in truth.values())
+    assert {m.partition: m.metadata["dagster/row_count"].value for m in raw} == {
+        m.partition: per_day[m.partition] for m in raw}
+    points_per_day = {m.partition: m.metadata["dagster/row_count"].value
+                      for m in materializations_of(result, "data_points")}
+    assert points_per_day == {m.partition: per_day[m.partition] for m in raw}
+    assert raw[0].metadata["items"].value == 700
     warehouse = pipeline.warehouse
     points = {row["feedback_id"]: row for row in warehouse.rows(schema.data_points)}
     assert set(points) == set(truth)

@@ -1,4 +1,4 @@
-"""Dagster's storage as deployed (the top-level dagster.yaml): the event log keeps its connection instead of
+"""Dagster's storage as deployed (deploy/dagster.yaml): the event log keeps its connection instead of
 opening fresh ones for every event, survives the server dropping it, and stores a range run's planned
 checks as dagster-postgres does."""
 

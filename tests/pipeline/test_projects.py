@@ -146,3 +146,20 @@ def test_wrong_credentials_fail_the_run_saying_what_to_fix(pipeline, monkeypatch
     assert "check the JWT ID and secret" in message and "not-the-secret" not in message
     # One request reached the API and was refused; a 401 is never retried, and no project was read.
     assert pipeline_emulator.requests_made() == 1 and pipeline_emulator.requests_made("projects") == 0
+
+
+def test_an_idle_tick_logs_nothing_at_info(pipeline, capsys):
+    """The sensor ticks every 15 s: an idle tick says so in its skip reason; its own line is DEBUG, below
+    what a sensor's logger prints (INFO), where a tick that requests runs prints one."""
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    with dg.instance_for_test() as instance:
+        for _ in range(3):  # the first ticks set the marks and may re-import the newest days
+            requests = pipeline.tick(instance).run_requests
+            if not requests:
+                break
+            assert all(pipeline.execute(request, instance).success for request in requests)
+        capsys.readouterr()
+        idle = pipeline.tick(instance)
+        quiet = capsys.readouterr().err
+    assert not idle.run_requests and "no new or edited feedback" in idle.skip_message
+    assert "request(s)" not in quiet, quiet

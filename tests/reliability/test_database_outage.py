@@ -13,21 +13,21 @@ import pytest
 from tests.conftest import ANCHOR
 from tests.pipeline.conftest import FIRST_DAY, Pipeline
 from tests.tcp_proxy import TcpProxy
-from usersnap_pipeline.orchestration.partitions import range_tags
-from usersnap_pipeline.orchestration.resources import WarehouseResource
 from usersnap_pipeline.warehouse import schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PASSWORD = "pl4nted-db-password"  # trust auth ignores it: it is only there to be kept out of messages
+URL_VARIABLE = "OUTAGE_WAREHOUSE_URL"
 
 
 @pytest.fixture
-def proxied(postgres_databases):
-    """A warehouse URL that goes through a proxy to the real server, and the proxy."""
+def proxied(postgres_databases, monkeypatch):
+    """The proxy, and the warehouse URL through it to the real server in a variable (it holds a password)."""
     proxy = TcpProxy(("127.0.0.1", 5432))
     database = postgres_databases("outage")
-    yield f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/{database}", proxy
+    monkeypatch.setenv(URL_VARIABLE, f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/{database}")
+    yield proxy
     proxy.down()
 
 
@@ -47,8 +47,8 @@ def _outage_once_pages_flow(emulator, proxy: TcpProxy, seconds: float | None) ->
 
 def test_an_outage_longer_than_a_restart_is_waited_out_and_the_import_completes(
         pipeline_emulator, proxied, credentials, tmp_path):
-    url, proxy = proxied
-    pipeline = Pipeline(pipeline_emulator.base_url, url, report_dir=tmp_path / "reports")
+    proxy = proxied
+    pipeline = Pipeline(pipeline_emulator.base_url, report_dir=tmp_path / "reports", warehouse_url_env=URL_VARIABLE)
     pipeline_emulator.faults.configure(latency=0.1)  # an import of a few seconds
     outage = _outage_once_pages_flow(pipeline_emulator, proxy, seconds=12)
     try:
@@ -64,18 +64,16 @@ def test_an_outage_longer_than_a_restart_is_waited_out_and_the_import_completes(
 
 def test_an_outage_past_the_budget_fails_in_one_sentence_naming_the_database_not_its_password(
         pipeline_emulator, proxied, credentials, tmp_path):
-    url, proxy = proxied
-    pipeline = Pipeline(pipeline_emulator.base_url, url, report_dir=tmp_path / "reports")
+    proxy = proxied
+    # The budget as a user sets it: the component's warehouse_retry_seconds attribute.
+    pipeline = Pipeline(pipeline_emulator.base_url, report_dir=tmp_path / "reports", warehouse_url_env=URL_VARIABLE,
+                        warehouse_retry_seconds=4)
     pipeline.warehouse.dispose()
     pipeline_emulator.faults.configure(latency=0.1)
     outage = _outage_once_pages_flow(pipeline_emulator, proxy, seconds=None)
-    resources = dict(pipeline.defs.resources)
-    resources["warehouse"] = WarehouseResource(url=url, retry_seconds=4)
-    partitioned = [a for a in pipeline.defs.assets if a.partitions_def is not None]
     started = time.monotonic()
     with dg.instance_for_test() as instance:
-        result = dg.materialize(partitioned, resources=resources, instance=instance, raise_on_error=False,
-                                tags=range_tags(FIRST_DAY.isoformat(), ANCHOR.date().isoformat()))
+        result = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance, raise_on_error=False)
         outage.join()
         took = time.monotonic() - started
         assert not result.success

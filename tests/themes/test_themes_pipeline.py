@@ -20,6 +20,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from tests.conftest import ANCHOR
 from tests.conftest import utc as _utc
 from tests.pipeline.conftest import FIRST_DAY
+from usersnap_pipeline.orchestration.resources import ThemeEncoderResource
 from usersnap_pipeline.orchestration.themes import ASSIGNMENT_ASSETS
 from usersnap_pipeline.steps.themes import read_themes
 from usersnap_pipeline.transform.redact import redact
@@ -128,7 +129,7 @@ def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline
     vectors = np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
     shuffled, _ = discover_themes([row.feedback_id for row in rows], [clean_for_themes(row.text) for row in rows],
                                   vectors, version=model.version, encoder=model.encoder,
-                                  embed=pipeline.defs.resources["theme_encoder"].encoder().encode)
+                                  embed=ThemeEncoderResource(model=pipeline.settings.themes_model).encoder().encode)
     assert [(t.theme_id, t.label) for t in shuffled.themes] == [(t.theme_id, t.label) for t in model.themes]
     again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors) if a.rank == 1}
     assert again == stored

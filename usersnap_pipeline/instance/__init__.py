@@ -1,1 +1,1 @@
-"""Dagster instance storage as deployed (the top-level dagster.yaml names it); no pipeline code here."""
+"""Dagster instance storage as deployed (deploy/dagster.yaml names it); no pipeline code here."""

@@ -15,9 +15,9 @@ from .resources import UsersnapResource, WarehouseResource
 ASSIGNEES_JOB = "usersnap_assignees"
 
 
-def build_assignees_asset(configured_projects: Sequence[str], names: AccountNames):
-    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
-    common = {"group_name": names.import_group, "kinds": {"python", "sql"}, "tags": names.tags}
+def build_assignees_asset(configured_projects: Sequence[str], names: AccountNames, *, usersnap: UsersnapResource,
+                          warehouse: WarehouseResource):
+    common = {"group_name": names.projects_group, "kinds": {"python", "sql"}, "tags": names.tags}
 
     @dg.multi_asset(specs=[
         dg.AssetSpec(names.asset("projects"), **common, metadata=table_metadata(projects_table),
@@ -26,10 +26,8 @@ def build_assignees_asset(configured_projects: Sequence[str], names: AccountName
         dg.AssetSpec(names.asset("assignees"), **common, metadata=table_metadata(assignees_table),
                      description="Assignee users per project (table assignees); joins data_points.assignee_id to "
                                  "a name."),
-    ], required_resource_keys={usersnap_key, warehouse_key}, name=names("projects_and_assignees"))
+    ], name=names("projects_and_assignees"))
     def projects_and_assignees(context: dg.AssetExecutionContext):
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         per_project = {}
         with usersnap.client() as client, warehouse.open() as store:
             visible = {p["project_id"]: p for p in client.list_projects()}
@@ -49,14 +47,12 @@ def build_assignees_asset(configured_projects: Sequence[str], names: AccountName
     return projects_and_assignees
 
 
-def build_assignees_schedule(job, names: AccountNames, cron_schedule: str) -> dg.ScheduleDefinition:
-    usersnap_key = names.usersnap_key
-
-    @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule=cron_schedule, execution_timezone="UTC",
-                 job=job, default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={usersnap_key},
+def build_assignees_schedule(job, names: AccountNames, *, cron: str, status: str,
+                             usersnap: UsersnapResource) -> dg.ScheduleDefinition:
+    @dg.schedule(name=names("usersnap_daily_assignees"), cron_schedule=cron, execution_timezone="UTC",
+                 job=job, default_status=dg.DefaultScheduleStatus(status.upper()),
                  description="Refresh the projects and assignees tables once a day.")
     def daily_assignees(context: dg.ScheduleEvaluationContext):
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
         if usersnap.credentials() is None:
             return dg.SkipReason(usersnap.disconnected_reason())
         return dg.RunRequest()

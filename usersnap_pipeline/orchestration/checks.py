@@ -17,33 +17,28 @@ from .partitions import check_window
 from .resources import UsersnapResource, WarehouseResource
 
 
-def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *,
-                            configured_projects: Sequence[str], names: AccountNames) -> list:
+def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *, projects: Sequence[str],
+                            names: AccountNames, usersnap: UsersnapResource, warehouse: WarehouseResource) -> list:
     data_points = names.asset("data_points")
-    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     def projects_of(store) -> list[str]:
-        return list(configured_projects) or store.raw_project_ids()
-
-    def warehouse_of(context) -> WarehouseResource:
-        return getattr(context.resources, warehouse_key)
+        return list(projects) or store.raw_project_ids()
 
     def audit(context: dg.AssetCheckExecutionContext, query):
         """Run a warehouse audit over the check's window and configured projects."""
         start, end = check_window(context, partitions_def)
-        with warehouse_of(context).open() as store:
+        with warehouse.open() as store:
             return query(store, projects_of(store), start, end)
 
-    @dg.asset_check(asset=data_points, name="matches_usersnap", required_resource_keys={usersnap_key, warehouse_key},
+    @dg.asset_check(asset=data_points, name="matches_usersnap",
                     description="Reconciliation: per project and day, data points (+ rejected items) equal "
                                 "Usersnap's filter-count for the same created_at window.")
     def matches_usersnap(context: dg.AssetCheckExecutionContext):
         start, end = check_window(context, partitions_def)
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
         if usersnap.credentials() is None:
             return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                        description=usersnap.disconnected_reason())
-        with usersnap.client() as client, warehouse_of(context).open() as store:
+        with usersnap.client() as client, warehouse.open() as store:
             result = reconcile(client, store, projects_of(store), start, end)
         ours = sum(w for w, _ in result.totals.values())
         theirs = sum(u for _, u in result.totals.values())
@@ -60,26 +55,26 @@ def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *
                 "api_requests": result.requests,
             })
 
-    @dg.asset_check(asset=data_points, name="feedback_id_unique", required_resource_keys={warehouse_key},
+    @dg.asset_check(asset=data_points, name="feedback_id_unique",
                     description="No feedback_id appears twice among the data points.")
     def feedback_id_unique(context: dg.AssetCheckExecutionContext):
         duplicates = audit(context, audits.duplicate_feedback_ids)
         return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicates": duplicates})
 
-    @dg.asset_check(asset=data_points, name="required_columns_not_null", required_resource_keys={warehouse_key},
+    @dg.asset_check(asset=data_points, name="required_columns_not_null",
                     description=f"{', '.join(audits.REQUIRED_COLUMNS)} are never null.")
     def required_columns_not_null(context: dg.AssetCheckExecutionContext):
         nulls = audit(context, audits.null_counts)
         return dg.AssetCheckResult(passed=not any(nulls.values()), metadata={f"null_{k}": v for k, v in nulls.items()})
 
-    @dg.asset_check(asset=data_points, name="metadata_rows_have_their_data_point", required_resource_keys={warehouse_key},
+    @dg.asset_check(asset=data_points, name="metadata_rows_have_their_data_point",
                     description="Every message, field, label and custom-data row belongs to an existing data point.")
     def metadata_rows_have_their_data_point(context: dg.AssetCheckExecutionContext):
         orphans = audit(context, audits.orphan_counts)
         return dg.AssetCheckResult(passed=not any(orphans.values()),
                                    metadata={f"orphans_in_{k}": v for k, v in orphans.items()})
 
-    @dg.asset_check(asset=data_points, name="no_rejected_items", required_resource_keys={warehouse_key},
+    @dg.asset_check(asset=data_points, name="no_rejected_items",
                     description="Warns when items could not be normalized (they stay in raw_feedback and are "
                                 "listed in rejected_feedback with the reason).")
     def no_rejected_items(context: dg.AssetCheckExecutionContext):

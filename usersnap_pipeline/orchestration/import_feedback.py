@@ -18,6 +18,7 @@ from .naming import AccountNames
 from .partitions import window_days
 from .resources import UsersnapResource, WarehouseResource
 
+IMPORT_JOB = "usersnap_import"
 IMPORT_OP = "import_feedback"
 PREVIEW_COLUMNS = ("feedback_number", "created_at", "status", "rating", "title", "source_url")
 # The hourly schedule and the change sensor keep data points fresh; two missed hours is a warning,
@@ -42,8 +43,14 @@ RAW_FEEDBACK, DATA_POINTS = "raw_feedback", "data_points"
 DAYS_LISTED = 31
 
 
+def import_asset_keys(names: AccountNames) -> list[dg.AssetKey]:
+    """The daily import's assets: what runs of changed or recent days select (their checks come along).
+    A run of the whole import job also refreshes projects and assignees."""
+    return [names.asset(RAW_FEEDBACK), names.asset(DATA_POINTS)]
+
+
 def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_projects: Sequence[str],
-                        names: AccountNames):
+                        names: AccountNames, *, usersnap: UsersnapResource, warehouse: WarehouseResource):
     raw_feedback = dg.AssetSpec(
         names.asset(RAW_FEEDBACK), group_name=names.import_group, kinds={"python", "sql"}, tags=names.tags,
         metadata=table_metadata(schema.raw_feedback),
@@ -55,7 +62,6 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         tags=names.tags, metadata=table_metadata(schema.data_points), freshness_policy=DATA_POINTS_FRESHNESS,
         description="One data point per submission, and its metadata tables: "
                     + "; ".join(f"{table.name}: {table.comment.rstrip('.')}" for table in NORMALIZED_TABLES) + ".")
-    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
 
     # One op for both assets: selected together, each day is fetched, normalized and written with
     # its raw items in one transaction, nothing read back. Dagster records a materialization per asset
@@ -66,16 +72,13 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
-        required_resource_keys={usersnap_key, warehouse_key},
         description="Fetch feedback, normalize it and replace each (project, day) partition atomically. "
                     "raw_feedback alone: fetch only. data_points alone: normalize the stored raw layer again, "
                     "without calling the API.",
     )
     def import_feedback(context: dg.AssetExecutionContext, config: ImportConfig):
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
-        # A range run reports once for the whole window (Dagster copies it to each day's event):
-        # the counts are for the window, with a per-day breakdown.
+        # A range run reports once for the whole window (Dagster copies it to each day's event): the
+        # counts are for the window, with a per-day breakdown; each day's own row count is its own.
         start, end = window_days(context)
         window = f"{start} .. {end} (exclusive)"
         fetch = raw_feedback.key in context.selected_asset_keys
@@ -101,9 +104,16 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
             analyzed = store.refresh_statistics(PARTITIONED_TABLES)
         if analyzed:
             context.log.info(f"statistics refreshed for {', '.join(analyzed)}")
+        if not config.project_ids and not config.only_differing_days:  # every project and day: all this run's rows
+            for key, per_day in ((raw_feedback.key, report.items_per_day),
+                                 (data_points.key, report.data_points_per_day)):
+                if key in context.selected_asset_keys:
+                    for day in context.partition_keys:
+                        context.add_asset_metadata({"dagster/row_count": per_day[day]}, asset_key=key,
+                                                   partition_key=day)
         if fetch:
             yield dg.MaterializeResult(asset_key=raw_feedback.key, metadata={
-                "dagster/row_count": report.items,
+                "items": report.items,
                 "window": window,
                 "days": report.days,
                 "projects": len(projects),
@@ -140,7 +150,7 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
 
 def data_points_metadata(report: ImportReport, window: str) -> dict:
     return {
-        "dagster/row_count": report.rows["data_points"],
+        "data_points": report.rows["data_points"],
         "window": window,
         "rows_per_table": dg.MetadataValue.json({table.name: report.rows[table.name] for table in NORMALIZED_TABLES}),
         "data_points_per_project": dg.MetadataValue.json(dict(report.data_points_per_project)),

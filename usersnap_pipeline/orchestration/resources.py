@@ -1,6 +1,10 @@
-"""Typed resources: one account's API client, warehouse and theme encoder. Secrets stay in the environment:
-the resources hold the variables' names and read them through ``dg.EnvVar`` when they are used, so the UI
-and the run config show the name, never the value."""
+"""Typed resources: one account's API client, warehouse, theme encoder and alerts' webhook. A component
+instance makes its own and passes them to the assets, checks, sensor and schedules it builds, so several
+accounts (and a host project's own resources) never share a resource key. Secrets stay in the
+environment: the resources hold the variables' names and read them through ``dg.EnvVar`` when they are
+used, so the UI, the run config and errors show the name, never the value."""
+
+import re
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,17 +66,26 @@ class WarehouseResource(dg.ConfigurableResource):
     """The warehouse database: a SQLAlchemy URL (sqlite:///… or postgresql://…), and the account's
     namespace in it (see Warehouse)."""
 
-    url: str = Field(description="SQLAlchemy URL; pass dg.EnvVar('USERSNAP_WAREHOUSE_URL') if it holds a password")
+    url: str = Field(description="SQLAlchemy URL without a password")
+    url_env: str | None = Field(default=None, description="Environment variable holding the URL (it may hold a "
+                                                          "password), read when the warehouse is opened; wins when set")
     namespace: str = Field(default="", description="The account's tables: a PostgreSQL schema, or a SQLite file "
                                                    "beside the main one; empty for the default account")
     retry_seconds: float = Field(default=RETRY_SECONDS, gt=0, description=(
         "How long a lost or refused database connection is tried again (a restart or a failover) before the "
         "run fails; nothing is lost either way"))
 
+    @staticmethod
+    def accepts(url: str) -> bool:
+        return bool(re.match(r"^(sqlite|postgresql)(\+\w+)?://", url))
+
+    def resolved_url(self) -> str:
+        return (dg.EnvVar(self.url_env).get_value() if self.url_env else None) or self.url
+
     @contextmanager
     def open(self, *, writers: int = 1) -> Iterator[Warehouse]:
         """The warehouse, its schema current, with a connection for each of ``writers`` threads."""
-        warehouse = Warehouse(self.url, connections=writers, namespace=self.namespace,
+        warehouse = Warehouse(self.resolved_url(), connections=writers, namespace=self.namespace,
                               retry_seconds=self.retry_seconds)
         try:
             warehouse.ensure_schema()

@@ -11,70 +11,65 @@ from ..steps.reconcile import reconcile
 from .naming import AccountNames
 from .partitions import range_tags
 from .resources import UsersnapResource, WarehouseResource
-from .import_feedback import IMPORT_OP
+from .import_feedback import IMPORT_OP, import_asset_keys
 from .sensors import project_run_config
 
 
 RECENT_DAYS = 2  # today and yesterday: late submissions and edits of the last day land too
 
 
-def _partition_keys_if_connected(context: dg.ScheduleEvaluationContext, usersnap_key: str,
+def _partition_keys_if_connected(context: dg.ScheduleEvaluationContext, usersnap: UsersnapResource,
                                  partitions_def: dg.TimeWindowPartitionsDefinition) -> list[str] | dg.SkipReason:
     """The partitions as of the tick; a quiet skip, calling nothing, when the account is disconnected."""
-    usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
     if usersnap.credentials() is None:
         return dg.SkipReason(usersnap.disconnected_reason())
     return partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
 
 
-def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
-                                 cron_schedule: str, names: AccountNames) -> dg.ScheduleDefinition:
-    usersnap_key = names.usersnap_key
+def build_recent_import_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, names: AccountNames, *,
+                                 cron: str, status: str, usersnap: UsersnapResource) -> dg.ScheduleDefinition:
+    import_keys = import_asset_keys(names)
 
     @dg.schedule(
         name=names("usersnap_hourly_recent_import"),
-        required_resource_keys={usersnap_key},
-        cron_schedule=cron_schedule,
+        cron_schedule=cron,
         execution_timezone="UTC",
         job=job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Re-import the last {RECENT_DAYS} days (today included) in one run ({cron_schedule}, UTC; "
-                    "USERSNAP_IMPORT_SCHEDULE_CRON).",
+        default_status=dg.DefaultScheduleStatus(status.upper()),
+        description=f"Re-import the last {RECENT_DAYS} days (today included) in one run ({cron}, UTC; "
+                    "attribute import_schedule_cron).",
     )
     def hourly_recent_import(context: dg.ScheduleEvaluationContext):
-        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        keys = _partition_keys_if_connected(context, usersnap, partitions_def)
         if isinstance(keys, dg.SkipReason):
             return keys
         recent = keys[-RECENT_DAYS:]
-        return dg.RunRequest(tags=range_tags(recent[0], recent[-1]))
+        return dg.RunRequest(tags=range_tags(recent[0], recent[-1]), asset_selection=import_keys)
 
     return hourly_recent_import
 
 
 def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition,
-                                  configured_projects: Sequence[str], names: AccountNames,
-                                  cron_schedule: str) -> dg.ScheduleDefinition:
-    usersnap_key, warehouse_key = names.usersnap_key, names.warehouse_key
+                                  configured_projects: Sequence[str], names: AccountNames, *, cron: str, status: str,
+                                  usersnap: UsersnapResource, warehouse: WarehouseResource) -> dg.ScheduleDefinition:
+    import_keys = import_asset_keys(names)
 
     @dg.schedule(
         name=names("usersnap_daily_reconciliation"),
-        cron_schedule=cron_schedule,
+        cron_schedule=cron,
         execution_timezone="UTC",
         job=job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        required_resource_keys={usersnap_key, warehouse_key},
+        default_status=dg.DefaultScheduleStatus(status.upper()),
         description="Compares Usersnap's counts with the warehouse per project over the whole history window "
                     "(one request per project when they match, about 2 per day that differs) and re-imports "
                     "exactly the days that differ: feedback deleted in Usersnap, a missed tick, rows changed "
                     "behind the pipeline's back. Run it by hand with Test schedule → Launch.",
     )
     def daily_reconciliation(context: dg.ScheduleEvaluationContext):
-        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        keys = _partition_keys_if_connected(context, usersnap, partitions_def)
         if isinstance(keys, dg.SkipReason):
             return keys
         first, last = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
-        usersnap: UsersnapResource = getattr(context.resources, usersnap_key)
-        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         with usersnap.tick_client() as client, warehouse.open() as store:
             projects = list(configured_projects) or store.raw_project_ids()
             result = reconcile(client, store, projects, first, last + timedelta(days=1))
@@ -91,35 +86,34 @@ def build_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDe
                                       f"{context.scheduled_execution_time.date()}:{plan.first_day}.."
                                       f"{plan.last_day}:{','.join(plan.project_ids)}",
                               tags=range_tags(plan.first_day.isoformat(), plan.last_day.isoformat()),
-                              run_config=project_run_config(plan.project_ids, names))
+                              run_config=project_run_config(plan.project_ids, names), asset_selection=import_keys)
                 for plan in plans]
 
     return daily_reconciliation
 
 
-def build_id_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, names: AccountNames,
-                                     cron_schedule: str) -> dg.ScheduleDefinition:
-    usersnap_key = names.usersnap_key
+def build_id_reconciliation_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, names: AccountNames, *,
+                                     cron: str, status: str, usersnap: UsersnapResource) -> dg.ScheduleDefinition:
+    import_keys = import_asset_keys(names)
 
     @dg.schedule(
         name=names("usersnap_weekly_id_reconciliation"),
-        cron_schedule=cron_schedule,
+        cron_schedule=cron,
         execution_timezone="UTC",
         job=job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        required_resource_keys={usersnap_key},
+        default_status=dg.DefaultScheduleStatus(status.upper()),
         description="Lists every id and version of the whole history window, page by page, and imports again exactly "
                     "the days whose items differ from Usersnap's: what the daily count-based sweep cannot see (an "
                     "item deleted and another created on the same day, a missed edit). One run; it costs the "
-                    f"window's pages ({cron_schedule}, UTC).",
+                    f"window's pages ({cron}, UTC; attribute id_reconciliation_cron).",
     )
     def weekly_id_reconciliation(context: dg.ScheduleEvaluationContext):
-        keys = _partition_keys_if_connected(context, usersnap_key, partitions_def)
+        keys = _partition_keys_if_connected(context, usersnap, partitions_def)
         if isinstance(keys, dg.SkipReason):
             return keys
         return dg.RunRequest(run_key=f"{names('usersnap_weekly_id_reconciliation')}:"
                                      f"{context.scheduled_execution_time.date()}",
-                             tags=range_tags(keys[0], keys[-1]),
+                             tags=range_tags(keys[0], keys[-1]), asset_selection=import_keys,
                              run_config={"ops": {names(IMPORT_OP): {"config": {"only_differing_days": True}}}})
 
     return weekly_id_reconciliation

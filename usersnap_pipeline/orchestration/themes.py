@@ -40,27 +40,19 @@ def _top_themes_table(themes: list) -> dg.MetadataValue:
     return preview_table(rows, ("theme", "data points", "keywords", "theme_id"))
 
 
-def build_theme_assets(report_dir: Path, names: AccountNames):
-    encoder_key, warehouse_key, webhook_key = names.encoder_key, names.warehouse_key, names.webhook_key
+def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeEncoderResource,
+                       warehouse: WarehouseResource, webhook: AlertWebhookResource):
     common = {"group_name": names.themes_group, "tags": names.tags}
-
-    def warehouse_of(context) -> WarehouseResource:
-        return getattr(context.resources, warehouse_key)
-
-    def encoder_of(context):
-        resource: ThemeEncoderResource = getattr(context.resources, encoder_key)
-        return resource.encoder()
 
     @dg.asset(key=names.asset("data_point_embeddings"), deps=[names.asset("data_points")], **common,
               metadata=table_metadata(schema.data_point_embeddings), kinds={"python", "pytorch", "sql"},
-              required_resource_keys={encoder_key, warehouse_key},
               description="Each data point's text, greetings, sign-offs and noise removed, as a sentence embedding "
                           "(cached: only new or edited texts are embedded).")
     def data_point_embeddings(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse_of(context).open() as store:
-            report = steps.embed(store, encoder_of(context))
+        with warehouse.open() as store:
+            report = steps.embed(store, encoder.encoder())
         return dg.MaterializeResult(metadata={
             "dagster/row_count": report.data_points,
             "encoder": report.encoder,
@@ -71,7 +63,6 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
     @dg.asset(key=names.asset("data_point_sentiment"), deps=[data_point_embeddings], **common,
               metadata=table_metadata(schema.data_point_sentiment), kinds={"python", "sql"},
-              required_resource_keys={encoder_key, warehouse_key},
               description="Each data point's sentiment: negative, neutral or positive with a score from -1 to 1, read "
                           "from its text's embedding and its rating; only new, edited or re-rated data points are "
                           "scored again.")
@@ -80,10 +71,10 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
         from ..steps.themes import encoder_key as key_of
         from ..themes.sentiment import SentimentModel
 
-        encoder = encoder_of(context)
-        with warehouse_of(context).open() as store:
-            report = steps.score(store, SentimentModel.shipped(), encoder_key=key_of(encoder),
-                                 encoder_model=encoder.model)
+        text_encoder = encoder.encoder()
+        with warehouse.open() as store:
+            report = steps.score(store, SentimentModel.shipped(), encoder_key=key_of(text_encoder),
+                                 encoder_model=text_encoder.model)
         if report.text_unread:
             context.log.warning(f"Sentiment reads no text: {report.text_unread}.")
         return dg.MaterializeResult(metadata={
@@ -98,15 +89,14 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
     @dg.asset(key=names.asset("themes"), deps=[data_point_embeddings], **common,
               metadata=table_metadata(schema.themes), kinds={"python", "scikitlearn", "sql"},
-              required_resource_keys={encoder_key, warehouse_key},
               description="Discover the themes of all data points (demo items excluded): label, keyphrases, "
                           "summary with quotes linking to Usersnap, size, first and last seen "
                           "(tables themes and theme_model).")
     def themes(context: dg.AssetExecutionContext, config: DiscoveryConfig) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse_of(context).open() as store:
-            found = steps.discover(store, encoder_of(context), now=datetime.now(timezone.utc), seed=config.seed,
+        with warehouse.open() as store:
+            found = steps.discover(store, encoder.encoder(), now=datetime.now(timezone.utc), seed=config.seed,
                                    min_data_points=config.min_data_points)
             current = steps.read_themes(store)
         if found.model is None:
@@ -128,13 +118,12 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
     @dg.asset(key=names.asset("data_point_themes"), deps=[themes, data_point_embeddings], **common,
               metadata=table_metadata(schema.data_point_themes), kinds={"python", "sql"},
-              required_resource_keys={warehouse_key},
               description="Each data point's theme(s) with a score; only new, edited or re-discovered data points "
                           "are (re)assigned (tables data_point_themes and theme_assignment_state).")
     def data_point_themes(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse_of(context).open() as store:
+        with warehouse.open() as store:
             report = steps.assign(store, now=datetime.now(timezone.utc))
         if report.model_version is None:
             status = "No themes yet: materialize `themes` (it needs enough feedback)."
@@ -154,13 +143,12 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
 
     @dg.asset(key=names.asset("theme_trends"), deps=[data_point_themes, data_point_sentiment], **common,
               kinds={"python", "sql"}, metadata=table_metadata(schema.theme_trends),
-              required_resource_keys={warehouse_key},
               description="Data points per theme per day and week, share of feedback, change vs the previous "
                           "period, rising and falling themes, and each period's sentiment.")
     def theme_trends(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse_of(context).open() as store:
+        with warehouse.open() as store:
             rows = steps.build_trends(store, as_of=datetime.now(timezone.utc).date())
             labels = {theme.theme_id: theme.label for theme in steps.read_themes(store)}
         moving = {kind: [labels.get(t, t) for t in ids] for kind, ids in movers(rows).items()}
@@ -171,15 +159,14 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
         })
 
     @dg.asset(key=names.asset("theme_report"), deps=[theme_trends], **common, kinds={"python", "html"},
-              required_resource_keys={warehouse_key},
               description="The themes report, themes.html with the trends chart theme_trends.png: all projects, then "
                           "each project, every theme with its size, sentiment and trend, rising themes first; and "
                           "data_points.csv, every data point with its theme and sentiment, for other tools. Written "
-                          "to the report folder (report_dir, USERSNAP_REPORT_DIR).")
+                          "to the account's report folder (attribute report_dir).")
     def theme_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ..steps import themes as steps
 
-        with warehouse_of(context).open() as store:
+        with warehouse.open() as store:
             report = steps.write_report(store, report_dir, now=datetime.now(timezone.utc))
         chart = base64.b64encode(report.chart_png).decode()
         return dg.MaterializeResult(metadata={
@@ -193,7 +180,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
     alerts_key = names.asset("theme_alerts")
 
     @dg.asset(key=alerts_key, deps=[theme_trends], **common, kinds={"python", "sql", "slack"},
-              metadata=table_metadata(schema.theme_alerts), required_resource_keys={warehouse_key, webhook_key},
+              metadata=table_metadata(schema.theme_alerts),
               check_specs=[dg.AssetCheckSpec(RISING_CHECK, asset=alerts_key, description=(
                   "Warns while a theme is rising (this week so far, or last week), with its numbers."))],
               description="An alert for each theme rising this week or last (or new with enough volume), at most one "
@@ -204,9 +191,9 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
         from ..steps import alerts as steps
         from ..webhook import post_message
 
-        url = getattr(context.resources, webhook_key).url()
+        url = webhook.url()
         now = datetime.now(timezone.utc)
-        with warehouse_of(context).open() as store:
+        with warehouse.open() as store:
             report = steps.raise_alerts(store, now=now)
             report = steps.deliver(store, None if url is None else partial(post_message, url), report, now=now)
         if report.failure:
@@ -235,23 +222,20 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             theme_alerts]
 
 
-def build_theme_schedules(job, names: AccountNames, *, assign_cron: str,
-                          discovery_cron: str) -> list[dg.ScheduleDefinition]:
-    warehouse_key = names.warehouse_key
-
+def build_theme_schedules(job, names: AccountNames, *, warehouse: WarehouseResource, assign_cron: str,
+                          assign_status: str, discovery_cron: str, discovery_status: str) -> list[dg.ScheduleDefinition]:
     @dg.schedule(name=names("usersnap_hourly_themes"), cron_schedule=assign_cron, execution_timezone="UTC", job=job,
-                 default_status=dg.DefaultScheduleStatus.RUNNING, required_resource_keys={warehouse_key},
+                 default_status=dg.DefaultScheduleStatus(assign_status.upper()),
                  description="Assign new and edited data points to the existing themes and recount the trends; "
                              "discovers themes first if there are none yet.")
     def hourly_themes(context: dg.ScheduleEvaluationContext):
-        warehouse: WarehouseResource = getattr(context.resources, warehouse_key)
         with warehouse.open() as store:
             has_model = has_theme_model(store)
         selection = ASSIGNMENT_ASSETS if has_model else THEME_ASSETS
         return dg.RunRequest(asset_selection=[names.asset(name) for name in selection])
 
     @dg.schedule(name=names("usersnap_weekly_theme_discovery"), cron_schedule=discovery_cron, execution_timezone="UTC",
-                 job=job, default_status=dg.DefaultScheduleStatus.RUNNING,
+                 job=job, default_status=dg.DefaultScheduleStatus(discovery_status.upper()),
                  description="Re-discover the themes once a week (matching themes keep their ids), then reassign.")
     def weekly_discovery(context: dg.ScheduleEvaluationContext):
         return dg.RunRequest()

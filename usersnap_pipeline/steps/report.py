@@ -21,6 +21,7 @@ class ImportReport:
     rows: Counter = field(default_factory=Counter)  # normalized table name -> rows written
     rejected_reasons: Counter = field(default_factory=Counter)
     data_points_per_project: Counter = field(default_factory=Counter)
+    data_points_per_day: Counter = field(default_factory=Counter)  # ISO day -> data points written
     sample: list = field(default_factory=list)  # a few data points for the preview
     duplicates: Counter = field(default_factory=Counter)  # project -> items the API served twice in a window
     drift: Counter = field(default_factory=Counter)  # departure from the published shape -> items
@@ -62,6 +63,7 @@ class ImportReport:
                                  (self.items_per_day, other.items_per_day), (self.rows, other.rows),
                                  (self.rejected_reasons, other.rejected_reasons),
                                  (self.data_points_per_project, other.data_points_per_project),
+                                 (self.data_points_per_day, other.data_points_per_day),
                                  (self.duplicates, other.duplicates), (self.drift, other.drift),
                                  (self.deleted, other.deleted),
                                  (self.out_of_order, other.out_of_order)):
@@ -73,6 +75,7 @@ class ImportReport:
             for table, rows in schema.normalized_rows(batch).items():
                 self.rows[table.name] += len(rows)
             self.data_points_per_project[project_id] += len(batch.data_points)
+            self.data_points_per_day.update(point.partition_date.isoformat() for point in batch.data_points)
             self.rejected_reasons.update(r.reason for r in batch.rejected)
             self.drift.update(batch.drift)
             room = SAMPLE_SIZE - len(self.sample)
