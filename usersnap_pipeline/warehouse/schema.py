@@ -226,12 +226,19 @@ theme_trends = sa.Table(
     sa.Column("previous_data_points", sa.Integer, nullable=False),
     sa.Column("change", sa.Integer, nullable=False),
     sa.Column("complete", sa.Boolean, nullable=False),
-    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("direction", sa.Text, comment="weeks: rising, falling, new, spike, steady, in progress; days: NULL"),
     sa.Column("negative", sa.Integer, comment="data points of the period with negative sentiment"),
     sa.Column("positive", sa.Integer, comment="data points of the period with positive sentiment"),
     sa.Column("sentiment", sa.Float, comment="their mean sentiment score, -1 … 1; NULL when none is scored"),
-    comment="Data points per theme per day and week, share of all feedback, change vs the previous period, "
-            "rising/falling flags (an unfinished period can already be rising), sentiment.",
+    # in TrendRow's order: rows are written as its tuples
+    sa.Column("project_id", sa.Text, primary_key=True, comment="the project counted; '' = all projects"),
+    sa.Column("share_from", sa.Float, comment="the verdict's share before: fitted at the window's start, or the "
+                                               "baseline weeks'"),
+    sa.Column("share_to", sa.Float, comment="the verdict's share now: fitted at the window's end, or the week's"),
+    sa.Column("weeks", sa.Integer, comment="the weeks the verdict was judged over, this one included"),
+    sa.Column("p_value", sa.Float, comment="adjusted across the week's themes (Benjamini-Hochberg); NULL: not judged"),
+    comment="Data points per theme per day and week, overall and per project, share of all feedback, sentiment, "
+            "and each week's verdict (rising, falling, new, spike) with its numbers.",
 )
 
 theme_alerts = sa.Table(
@@ -239,7 +246,7 @@ theme_alerts = sa.Table(
     sa.Column("theme_id", sa.Text, primary_key=True),
     sa.Column("granularity", sa.Text, primary_key=True),
     sa.Column("period_start", sa.Date, primary_key=True),
-    sa.Column("kind", sa.Text, nullable=False, comment="rising, or new (none the period before)"),
+    sa.Column("kind", sa.Text, nullable=False, comment="rising, new or spike: the verdict that raised it"),
     sa.Column("label", sa.Text, nullable=False),
     sa.Column("data_points", sa.Integer, nullable=False, comment="in the period when the alert was raised"),
     sa.Column("previous_data_points", sa.Integer, nullable=False),
