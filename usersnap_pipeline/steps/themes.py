@@ -24,6 +24,7 @@ from ..themes.encoder import TextEncoder
 from ..themes.model import ThemeModel
 from ..themes.sentiment import Sentiment
 from ..themes.trends import Themed, TrendRow, theme_trends
+from ..transform.links import safe_link
 from ..transform.redact import redact
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
@@ -151,7 +152,7 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
     theme_rows = []
     for theme in model.themes:
         chosen = members[theme.theme_id]
-        quotes = representative_quotes([(points[i].feedback_id, prose(points[i].text), points[i].source_url)
+        quotes = representative_quotes([(points[i].feedback_id, prose(points[i].text), safe_link(points[i].source_url))
                                         for i in chosen], vectors[chosen], theme.centroid)
         seen = [read_timestamp(points[i].created_at) for i in chosen]
         theme_rows.append((theme.theme_id, theme.label, json.dumps(list(theme.keywords), ensure_ascii=False),
@@ -206,20 +207,29 @@ def current_theme_sizes(warehouse: Warehouse) -> dict[str, tuple[int, datetime |
 
 
 def build_trends(warehouse: Warehouse, *, as_of: date) -> list[TrendRow]:
-    """Recount every theme per day and week, with its sentiment, from the current assignments and
-    scores; replaces theme_trends."""
+    """Recount every theme per day and week, all projects and each, with its sentiment and each week's
+    verdict, from the current assignments and scores; replaces theme_trends."""
     dpt, dp, snt = s.data_point_themes.c, s.data_points.c, s.data_point_sentiment.c
     theme_ids = [theme.theme_id for theme in read_themes(warehouse)]
-    themed = [Themed(row.theme_id, read_timestamp(row.created_at).date(),
-                     None if row.sentiment is None else Sentiment(row.sentiment, row.score, None, None))
-              for row in warehouse.fetch(
-                  sa.select(dpt.theme_id, dp.created_at, snt.sentiment, snt.score)
-                  .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id)
-                               .outerjoin(s.data_point_sentiment, snt.feedback_id == dpt.feedback_id))
-                  .where(dpt.rank == 1))]
-    all_days = [read_timestamp(row.created_at).date()
-                for row in warehouse.fetch(sa.select(dp.created_at).where(FEEDBACK))]
-    rows = theme_trends(theme_ids, themed, all_days, as_of=as_of) if theme_ids else []
+    themed: dict[str, list[Themed]] = defaultdict(list)
+    for row in warehouse.fetch(
+            sa.select(dpt.theme_id, dp.project_id, dp.created_at, snt.sentiment, snt.score)
+            .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id)
+                         .outerjoin(s.data_point_sentiment, snt.feedback_id == dpt.feedback_id))
+            .where(dpt.rank == 1, FEEDBACK)):
+        themed[row.project_id].append(Themed(row.theme_id, read_timestamp(row.created_at).date(),
+                                             None if row.sentiment is None else Sentiment(row.sentiment, row.score,
+                                                                                          None, None)))
+    days: dict[str, list[date]] = defaultdict(list)
+    for row in warehouse.fetch(sa.select(dp.project_id, dp.created_at).where(FEEDBACK)):
+        days[row.project_id].append(read_timestamp(row.created_at).date())
+    rows: list[TrendRow] = []
+    if theme_ids:
+        rows += theme_trends(theme_ids, [point for points in themed.values() for point in points],
+                             [day for project in days.values() for day in project], as_of=as_of)
+        for project_id in sorted(days):
+            rows += theme_trends(theme_ids, themed[project_id], days[project_id], as_of=as_of,
+                                 project_id=project_id)
     warehouse.replace_rows({s.theme_trends: rows}, whole=[s.theme_trends])
     return rows
 
@@ -242,6 +252,10 @@ REPORT_FILE, CHART_FILE, CSV_FILE = "themes.html", "theme_trends.png", "data_poi
 # The text is masked as in the report: the file is made to be passed on; the warehouse keeps the original.
 CSV_COLUMNS = ("feedback_id", "project_id", "project", "created_at", "theme_id", "theme", "sentiment",
                "sentiment_score", "rating", "rating_scale", "source_url", "text")
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), +, -, @, and tab or
+# CR before them): such a text cell gets a leading ' (OWASP's advice). The numeric columns (sentiment_score,
+# rating) are numbers this code formats, never text from outside, so -0.5 stays a number there.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -253,6 +267,7 @@ class Report:
     themes: list[ThemeSummary]
     trends: list[TrendRow]
     scopes: list[Scope]
+    links_dropped: int = 0  # links to Usersnap not rendered or exported: not https (http on loopback)
 
 
 def _report_points(warehouse: Warehouse):
@@ -268,14 +283,21 @@ def _report_points(warehouse: Warehouse):
         yield from conn.execution_options(yield_per=2000).execute(query)
 
 
+def csv_text(value: str) -> str:
+    """A text cell no spreadsheet reads as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def write_report(warehouse: Warehouse, out_dir: Path, *, now: datetime, note: str | None = None) -> Report:
     """Render the trends chart, the HTML report (all projects, then each project) and the CSV export of
     data points from the warehouse into ``out_dir``; each file is replaced whole, so a reader never sees
-    half of one."""
+    half of one. Only safe links (https; http on loopback) are rendered or exported; the others are counted."""
     themes, trends = read_themes(warehouse), read_trends(warehouse)
     labels = {theme.theme_id: theme.label for theme in themes}
     names = {row.project_id: row.name for row in warehouse.fetch(sa.select(s.projects.c.project_id, s.projects.c.name))}
     overall, per_project = Scope("All projects", "all-projects"), {}
+    dropped = sum(1 for theme in themes for quote in theme.quotes
+                  if quote.get("source_url") and safe_link(quote["source_url"]) is None)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / CSV_FILE
     partial = csv_path.with_suffix(".csv.partial")
@@ -286,20 +308,24 @@ def write_report(warehouse: Warehouse, out_dir: Path, *, now: datetime, note: st
             created = read_timestamp(row.created_at)
             sentiment = None if row.sentiment is None else Sentiment(row.sentiment, row.score, None, None)
             project = names.get(row.project_id) or row.project_id
-            scope = per_project.setdefault(row.project_id, Scope(f"Project: {project}", f"project-{row.project_id}"))
+            scope = per_project.setdefault(row.project_id, Scope(f"Project: {project}", f"project-{row.project_id}",
+                                                                 row.project_id))
             for target in (overall, scope):
-                target.add(created.date(), row.theme_id, sentiment)
-            writer.writerow((row.feedback_id, row.project_id, names.get(row.project_id) or "", created.isoformat(),
-                             row.theme_id or "", labels.get(row.theme_id, ""), row.sentiment or "",
-                             "" if row.score is None else row.score, "" if row.rating is None else f"{row.rating:g}",
-                             row.rating_scale or "", row.source_url or "", redact(row.text or "")))
+                target.add(row.theme_id, sentiment)
+            link = safe_link(row.source_url)
+            dropped += bool(row.source_url) and link is None
+            texts = (row.feedback_id, row.project_id, names.get(row.project_id) or "", created.isoformat(),
+                     row.theme_id or "", labels.get(row.theme_id, ""), row.sentiment or "")
+            writer.writerow((*map(csv_text, texts), "" if row.score is None else row.score,
+                             "" if row.rating is None else f"{row.rating:g}", csv_text(row.rating_scale or ""),
+                             link or "", csv_text(redact(row.text or ""))))
     partial.replace(csv_path)
     chart = trend_chart_png(labels, trends)
     scopes = [overall, *sorted(per_project.values(), key=lambda scope: scope.title.casefold())]
-    html = render_report(themes, scopes, chart, generated_at=now, note=note)
+    html = render_report(themes, scopes, trends, chart, generated_at=now, note=note)
     paths = out_dir / REPORT_FILE, out_dir / CHART_FILE
     for path, content in zip(paths, (html.encode(), chart), strict=True):
         partial = path.with_suffix(path.suffix + ".partial")
         partial.write_bytes(content)
         partial.replace(path)
-    return Report(*paths, csv_path, chart, themes, trends, scopes)
+    return Report(*paths, csv_path, chart, themes, trends, scopes, links_dropped=dropped)
