@@ -247,3 +247,35 @@ def test_an_alert_says_why_and_links_only_to_safe_urls():
     assert "3.0 % → 12 % of feedback over 4 weeks (p = 0.001)" in text
     assert "javascript" not in text and "> Dark &lt;b&gt; mode\n" in text
     assert "<https://app.usersnap.com/l/feedback/b%7Cx&gt;y|open in Usersnap>" in text
+
+
+# Junk of kinds the cleaner's lists have never seen, appended verbatim to many unrelated texts.
+DEVICE_LINE = "Gerät: Pixel 7 Pro · Android 14 · App-Version 5.2.1 (build 8812)"
+TICKET_HEADER = "[Ticket-Vorlage] Bitte beschreiben Sie Ihr Anliegen unterhalb dieser Zeile:"
+LEGAL_FOOTER = ("This e-mail and any attachments are confidential and intended solely for the addressee. "
+                "If you received it in error, please delete it.")
+
+
+def test_boilerplate_nobody_listed_is_learned_from_the_data_and_removed_before_embedding():
+    from usersnap_pipeline.emulator.corpus import corpus_texts
+    from usersnap_pipeline.themes.boilerplate import learn_boilerplate, normalized
+
+    rng = random.Random(4)
+    texts = []
+    for entry in corpus_texts():
+        text = entry.text
+        if rng.random() < 0.25:
+            text = f"{text}\n{DEVICE_LINE}"
+        if rng.random() < 0.15:
+            text = f"{TICKET_HEADER}\n{text}"
+        if rng.random() < 0.2:
+            text = f"{text} {LEGAL_FOOTER}"
+        texts.append(text)
+    learned = learn_boilerplate(texts * 3)  # each text sent more than once, as customers do
+    cleaned = [clean_for_themes(text, learned) for text in texts]
+    for junk in ("Pixel 7 Pro", "Ticket-Vorlage", "intended solely", "received it in error"):
+        assert not [text for text in cleaned if junk in text], junk
+    # Only the junk: every sentence a customer wrote stays (the hand-written corpus repeats none).
+    content = {normalized(entry.text) for entry in corpus_texts()}
+    assert learned and not [unit for unit in learned if any(unit in text for text in content)]
+    assert clean_for_themes(f"Die Suche findet nichts.\n{DEVICE_LINE}", learned) == "Die Suche findet nichts."

@@ -65,6 +65,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames):
             "dagster/row_count": report.data_points,
             "encoder": report.encoder,
             "embedded_now": report.embedded,
+            "boilerplate_learned": report.boilerplate,
             "too_unclear_to_embed": report.unclear,
             "removed_now": report.removed,
         })

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..reports import Scope, render_report, trend_chart_png
 from ..themes import MIN_DATA_POINTS
+from ..themes.boilerplate import learn_boilerplate, strip_boilerplate, units_of
 from ..themes.clean import clean_for_themes, is_unclear, prose
 from ..themes.describe import ThemeSummary, representative_quotes, summary_of
 from ..themes.discover import NotEnoughFeedback, discover_themes
@@ -33,7 +34,7 @@ from ..warehouse.store import read_date, read_timestamp
 # Customers' feedback as it is now: not Usersnap's demo samples, not feedback deleted in Usersnap since.
 FEEDBACK = sa.and_(s.data_points.c.is_demo == sa.false(), s.data_points.c.deleted_at.is_(None))
 # Part of every embedding's key: a change to what clean_for_themes removes embeds every text again.
-CLEANING_VERSION = "cleaned-3"
+CLEANING_VERSION = "cleaned-4"
 EMBED_CHUNK = 2000  # data points embedded and written per transaction: memory stays bounded
 
 
@@ -44,6 +45,7 @@ class EmbeddingReport:
     embedded: int = 0  # now: new or edited texts
     unclear: int = 0  # of those, too little left to embed ("Other / unclear")
     removed: int = 0  # data points gone
+    boilerplate: int = 0  # lines and sentences learned as boilerplate (removed before embedding)
 
 
 @dataclass
@@ -75,19 +77,34 @@ def _sha1(text: str | None) -> str:
     return hashlib.sha1((text or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def text_key(text: str, boilerplate: frozenset[str]) -> str:
+    """What an embedding is cached under: the text, and the learned boilerplate found in it (a text embeds
+    again when a line of it becomes, or stops being, boilerplate; the others are not touched)."""
+    found = sorted(set(units_of(text)) & boilerplate) if boilerplate else []
+    return _sha1(text if not found else "\x00".join([text, *found]))
+
+
+def learned_boilerplate(warehouse: Warehouse) -> frozenset[str]:
+    """The boilerplate of the customers' feedback as it is now (boilerplate.py)."""
+    dp = s.data_points.c
+    return learn_boilerplate(row.text for row in warehouse.fetch(sa.select(dp.text).where(FEEDBACK)))
+
+
 def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
-    """Embed every data point whose text is new or edited, or was embedded by another encoder; drop the
-    embeddings of data points that are gone. Identical cleaned texts within a chunk are encoded once."""
+    """Embed every data point whose text (or the boilerplate learned in it) is new or edited, or was embedded
+    by another encoder; drop the embeddings of data points that are gone. Identical cleaned texts within a
+    chunk are encoded once."""
     key, dp, emb = encoder_key(encoder), s.data_points.c, s.data_point_embeddings.c
     points = warehouse.fetch(sa.select(dp.feedback_id, dp.text).where(FEEDBACK).order_by(dp.feedback_id))
+    boilerplate = learn_boilerplate(row.text for row in points)
     cached = {row.feedback_id: (row.encoder, row.text_sha1)
               for row in warehouse.fetch(sa.select(emb.feedback_id, emb.encoder, emb.text_sha1))}
     stale = [(row.feedback_id, row.text or "", digest) for row in points
-             if cached.get(row.feedback_id) != (key, digest := _sha1(row.text))]
-    report = EmbeddingReport(key, len(points), embedded=len(stale))
+             if cached.get(row.feedback_id) != (key, digest := text_key(row.text or "", boilerplate))]
+    report = EmbeddingReport(key, len(points), embedded=len(stale), boilerplate=len(boilerplate))
     for start in range(0, len(stale), EMBED_CHUNK):
         chunk = stale[start:start + EMBED_CHUNK]
-        vectors = embed_texts(encoder, [text for _, text, _ in chunk])
+        vectors = embed_texts(encoder, [text for _, text, _ in chunk], boilerplate)
         rows = [(feedback_id, key, digest, None if vector is None else vector.astype(np.float16).tobytes())
                 for (feedback_id, _, digest), vector in zip(chunk, vectors, strict=True)]
         report.unclear += sum(1 for row in rows if row[3] is None)
@@ -99,10 +116,11 @@ def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
     return report
 
 
-def embed_texts(encoder: TextEncoder, texts: Sequence[str]) -> list[np.ndarray | None]:
+def embed_texts(encoder: TextEncoder, texts: Sequence[str],
+                boilerplate: frozenset[str] = frozenset()) -> list[np.ndarray | None]:
     """Each text as themes and sentiment read it: cleaned, then embedded (identical cleaned texts
     once); None when too little is left ("Other / unclear")."""
-    cleaned = [clean_for_themes(text) for text in texts]
+    cleaned = [clean_for_themes(text, boilerplate) for text in texts]
     unique = sorted({text for text in cleaned if not is_unclear(text)})
     vectors = dict(zip(unique, encoder.encode(unique), strict=True))
     return [vectors.get(text) for text in cleaned]
@@ -137,9 +155,10 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
         .where(FEEDBACK, emb.encoder == key, emb.vector.is_not(None))
         .order_by(dp.feedback_id))
     vectors = vectors_of(points)
+    boilerplate = learned_boilerplate(warehouse)
     try:
         model, scores = discover_themes([row.feedback_id for row in points],
-                                        [clean_for_themes(row.text or "") for row in points], vectors,
+                                        [clean_for_themes(row.text or "", boilerplate) for row in points], vectors,
                                         version=now.isoformat(), encoder=key, embed=encoder.encode, seed=seed,
                                         previous=load_model(warehouse), min_data_points=min_data_points)
     except NotEnoughFeedback as exc:
@@ -152,8 +171,9 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
     theme_rows = []
     for theme in model.themes:
         chosen = members[theme.theme_id]
-        quotes = representative_quotes([(points[i].feedback_id, prose(points[i].text), safe_link(points[i].source_url))
-                                        for i in chosen], vectors[chosen], theme.centroid)
+        quotes = representative_quotes([(points[i].feedback_id, prose(strip_boilerplate(points[i].text, boilerplate)),
+                                          safe_link(points[i].source_url)) for i in chosen],
+                                       vectors[chosen], theme.centroid)
         seen = [read_timestamp(points[i].created_at) for i in chosen]
         theme_rows.append((theme.theme_id, theme.label, json.dumps(list(theme.keywords), ensure_ascii=False),
                            summary_of(theme.keywords, len(chosen), len(chosen) / max(total, 1), quotes),
