@@ -112,7 +112,8 @@ def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline
 
     import numpy as np
 
-    from usersnap_pipeline.steps.themes import load_model
+    from usersnap_pipeline.steps.themes import learned_boilerplate, load_model
+    from usersnap_pipeline.themes.encoder import parts_of
     from usersnap_pipeline.themes.clean import clean_for_themes
     from usersnap_pipeline.themes.discover import discover_themes
 
@@ -121,16 +122,20 @@ def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline
         assert pipeline.themes(instance).success
     stored, model = _best_themes(pipeline.warehouse), load_model(pipeline.warehouse)
     dp, emb = schema.data_points.c, schema.data_point_embeddings.c
-    rows = pipeline.warehouse.fetch(sa.select(dp.feedback_id, dp.text, emb.vector).select_from(
+    rows = pipeline.warehouse.fetch(sa.select(dp.feedback_id, dp.text, emb.vector, emb.language).select_from(
         schema.data_points.join(schema.data_point_embeddings, emb.feedback_id == dp.feedback_id))
         .where(emb.vector.is_not(None)))
     random.Random(11).shuffle(rows)
     vectors = np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
-    shuffled, _ = discover_themes([row.feedback_id for row in rows], [clean_for_themes(row.text) for row in rows],
-                                  vectors, version=model.version, encoder=model.encoder,
-                                  embed=pipeline.defs.resources["theme_encoder"].encoder().encode)
+    encoder = pipeline.defs.resources["theme_encoder"].encoder()
+    boilerplate = learned_boilerplate(pipeline.warehouse)
+    languages = [row.language for row in rows]
+    shuffled, _ = discover_themes([row.feedback_id for row in rows],
+                                  [clean_for_themes(row.text, boilerplate) for row in rows], vectors,
+                                  version=model.version, encoder=model.encoder, embed=encoder.encode,
+                                  languages=languages, parts=parts_of(encoder.model, vectors.shape[1]))
     assert [(t.theme_id, t.label) for t in shuffled.themes] == [(t.theme_id, t.label) for t in model.themes]
-    again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors) if a.rank == 1}
+    again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors, languages) if a.rank == 1}
     assert again == stored
 
 

@@ -21,7 +21,8 @@ from ..themes.boilerplate import learn_boilerplate, strip_boilerplate, units_of
 from ..themes.clean import clean_for_themes, is_unclear, prose
 from ..themes.describe import ThemeSummary, representative_quotes, summary_of
 from ..themes.discover import NotEnoughFeedback, discover_themes
-from ..themes.encoder import TextEncoder
+from ..themes.encoder import TextEncoder, parts_of
+from ..themes.languages import detect as detect_language
 from ..themes.model import ThemeModel
 from ..themes.sentiment import Sentiment
 from ..themes.trends import Themed, TrendRow, theme_trends
@@ -104,9 +105,11 @@ def embed(warehouse: Warehouse, encoder: TextEncoder) -> EmbeddingReport:
     report = EmbeddingReport(key, len(points), embedded=len(stale), boilerplate=len(boilerplate))
     for start in range(0, len(stale), EMBED_CHUNK):
         chunk = stale[start:start + EMBED_CHUNK]
-        vectors = embed_texts(encoder, [text for _, text, _ in chunk], boilerplate)
-        rows = [(feedback_id, key, digest, None if vector is None else vector.astype(np.float16).tobytes())
-                for (feedback_id, _, digest), vector in zip(chunk, vectors, strict=True)]
+        cleaned = [clean_for_themes(text, boilerplate) for _, text, _ in chunk]
+        vectors = embed_cleaned(encoder, cleaned)
+        rows = [(feedback_id, key, digest, None if vector is None else vector.astype(np.float16).tobytes(),
+                 None if vector is None else detect_language(text))
+                for (feedback_id, _, digest), vector, text in zip(chunk, vectors, cleaned, strict=True)]
         report.unclear += sum(1 for row in rows if row[3] is None)
         warehouse.replace_rows({s.data_point_embeddings: rows}, feedback_ids=[row[0] for row in rows])
     gone = sorted(set(cached) - {row.feedback_id for row in points})
@@ -120,7 +123,10 @@ def embed_texts(encoder: TextEncoder, texts: Sequence[str],
                 boilerplate: frozenset[str] = frozenset()) -> list[np.ndarray | None]:
     """Each text as themes and sentiment read it: cleaned, then embedded (identical cleaned texts
     once); None when too little is left ("Other / unclear")."""
-    cleaned = [clean_for_themes(text, boilerplate) for text in texts]
+    return embed_cleaned(encoder, [clean_for_themes(text, boilerplate) for text in texts])
+
+
+def embed_cleaned(encoder: TextEncoder, cleaned: Sequence[str]) -> list[np.ndarray | None]:
     unique = sorted({text for text in cleaned if not is_unclear(text)})
     vectors = dict(zip(unique, encoder.encode(unique), strict=True))
     return [vectors.get(text) for text in cleaned]
@@ -150,7 +156,7 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
     key, dp, emb = encoder_key(encoder), s.data_points.c, s.data_point_embeddings.c
     total = warehouse.fetch(sa.select(sa.func.count()).select_from(s.data_points).where(FEEDBACK))[0][0]
     points = warehouse.fetch(
-        sa.select(dp.feedback_id, dp.text, dp.source_url, dp.created_at, emb.vector)
+        sa.select(dp.feedback_id, dp.text, dp.source_url, dp.created_at, emb.vector, emb.language)
         .select_from(s.data_points.join(s.data_point_embeddings, emb.feedback_id == dp.feedback_id))
         .where(FEEDBACK, emb.encoder == key, emb.vector.is_not(None))
         .order_by(dp.feedback_id))
@@ -160,10 +166,13 @@ def discover(warehouse: Warehouse, encoder: TextEncoder, *, now: datetime, seed:
         model, scores = discover_themes([row.feedback_id for row in points],
                                         [clean_for_themes(row.text or "", boilerplate) for row in points], vectors,
                                         version=now.isoformat(), encoder=key, embed=encoder.encode, seed=seed,
-                                        previous=load_model(warehouse), min_data_points=min_data_points)
+                                        previous=load_model(warehouse), min_data_points=min_data_points,
+                                        languages=[row.language for row in points],
+                                        parts=parts_of(encoder.model, vectors.shape[1]))
     except NotEnoughFeedback as exc:
         return Discovery(total, not_enough=str(exc))
 
+    vectors = model.centred(vectors, [row.language for row in points])  # as the centroids see them
     members: dict[str, list[int]] = defaultdict(list)
     for assignment in model.assign(vectors):
         if assignment.rank == 1:
@@ -200,11 +209,11 @@ def assign(warehouse: Warehouse, *, now: datetime) -> AssignmentReport:
     stale = sorted(fid for fid, updated in current.items() if done.get(fid) != (model.version, updated))
     gone = sorted(set(done) - set(current))
 
-    embedded = warehouse.fetch_by_ids(sa.select(emb.feedback_id, emb.vector).where(emb.encoder == model.encoder),
-                                      emb.feedback_id, stale)
+    embedded = warehouse.fetch_by_ids(sa.select(emb.feedback_id, emb.vector, emb.language)
+                                      .where(emb.encoder == model.encoder), emb.feedback_id, stale)
     ready = {row.feedback_id for row in embedded}
     with_vector = [row for row in embedded if row.vector is not None]
-    assignments = model.assign(vectors_of(with_vector))
+    assignments = model.assign(vectors_of(with_vector), [row.language for row in with_vector])
     theme_rows = [(with_vector[a.index].feedback_id, a.theme_id, a.rank, a.score) for a in assignments]
     state_rows = [(fid, model.version, current[fid], now) for fid in stale if fid in ready]
     warehouse.replace_rows({s.data_point_themes: theme_rows, s.theme_assignment_state: state_rows},

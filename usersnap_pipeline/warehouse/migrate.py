@@ -23,6 +23,7 @@ def to_current_schema(conn: sa.Connection) -> None:
 ADDED_COLUMNS = (
     (schema.raw_feedback, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
     (schema.data_points, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
+    (schema.data_point_embeddings, "language", "2026-12: themes centre each language's embeddings"),
 )
 # Tables recomputed whole by every run of their asset, whose key changed: dropped when their key lacks the
 # column (and made anew by create_all), nothing lost. (table, column, since when and why).

@@ -151,9 +151,12 @@ data_point_embeddings = sa.Table(
     "data_point_embeddings", metadata,
     sa.Column("feedback_id", sa.Text, primary_key=True),
     sa.Column("encoder", sa.Text, nullable=False, comment="the model and cleaning version that made the vector"),
-    sa.Column("text_sha1", sa.Text, nullable=False, comment="of data_points.text: an edit of the text re-embeds it"),
+    sa.Column("text_sha1", sa.Text, nullable=False, comment="of data_points.text and the boilerplate learned in it: "
+                                                             "an edit of either re-embeds it"),
     sa.Column("vector", sa.LargeBinary, comment="float16, unit length; NULL when too little is left to embed "
                                                 "(the data point is 'Other / unclear')"),
+    sa.Column("language", sa.Text, comment="of the cleaned text (ISO 639-1; NULL when too short to tell): themes "
+                                           "centre each language's vectors"),
     comment="Each data point's text embedding, cached: themes discover and assign over these, and only new or "
             "edited texts are embedded again.",
 )
