@@ -271,7 +271,13 @@ def test_boilerplate_nobody_listed_is_learned_from_the_data_and_removed_before_e
         if rng.random() < 0.2:
             text = f"{text} {LEGAL_FOOTER}"
         texts.append(text)
+    # A request many customers make in the same words, with a greeting or a thank-you around it: not junk.
+    popular = "Please add a dark mode for the dashboard."
+    texts += [f"{greeting}\n{popular}" for greeting in ("Hi team,", "Thanks!", "Hello", "Hey", "Hi there", "Hallo",
+                                                       "Good morning", "Dear support", "Hi all", "Greetings")]
+    texts += [popular, f"{popular} Thanks", f"Hi, {popular}"]
     learned = learn_boilerplate(texts * 3)  # each text sent more than once, as customers do
+    assert normalized(popular) not in learned
     cleaned = [clean_for_themes(text, learned) for text in texts]
     for junk in ("Pixel 7 Pro", "Ticket-Vorlage", "intended solely", "received it in error"):
         assert not [text for text in cleaned if junk in text], junk

@@ -4,9 +4,10 @@ a device footer or a paste, whatever its language or wording. It is removed befo
 a text: the cleaner's lists (clean.py) know the greetings people write, these are the ones nobody listed.
 
 "Otherwise say different things" is what tells a template from a popular complaint: the texts holding a
-customer's sentence ("Dark mode please.") are that sentence with a greeting or a thank-you around it, so what
-is left of them once it is taken out repeats; the texts holding a footer are about everything, so almost
-none of what is left repeats. Pure: no I/O.
+customer's sentence ("Please add a dark mode.") are that sentence with a greeting or a thank-you around it,
+so once it is taken out and the rest is cleaned (clean.py: greetings, thanks, sign-offs) nothing is left to
+read; the texts holding a footer are about everything, so what is left of them is feedback, and differs.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from functools import lru_cache
 
 MIN_TEXTS = 8  # a unit in fewer distinct texts than this is not a pattern yet
 MIN_SHARE = 0.004  # ... nor in fewer than this share of the distinct texts (at scale, a popular sentence recurs)
-DISAGREE = 0.8  # at least this share of the texts holding it must differ once it is taken out
+DISAGREE = 0.8  # at least this share of the texts holding it must say something else, and differ, without it
 MIN_CHARACTERS = 12  # "Thanks!", "Hi" are the cleaner's; a unit this short is too weak a signal to learn from
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -49,13 +50,16 @@ def learn_boilerplate(texts: Iterable[str]) -> frozenset[str]:
         for unit in set(units_of(text)):
             if len(unit) >= MIN_CHARACTERS:
                 holders[unit].append(key)
+    from .clean import clean_for_themes, is_unclear  # clean.py imports this module
+
     needed = max(MIN_TEXTS, MIN_SHARE * len(distinct))
     learned = set()
     for unit, keys in holders.items():
         if len(keys) < needed:
             continue
-        rest = {" ".join(key.replace(unit, " ").split()) for key in keys}
-        if len(rest) >= DISAGREE * len(keys):
+        rests = {normalized(rest) for key in keys
+                 if not is_unclear(rest := clean_for_themes(strip_boilerplate(distinct[key], frozenset({unit}))))}
+        if len(rests) >= DISAGREE * len(keys):
             learned.add(unit)
     return frozenset(learned)
 
