@@ -93,10 +93,11 @@ def test_a_fade_is_falling_and_a_jump_out_of_a_flat_history_is_a_spike_the_week_
 
 
 def test_a_theme_out_of_nothing_is_new_and_a_handful_is_never_flagged():
-    themed, days = _weeks({"sso": [0, 0, 0, 25], "tiny": [0, 0, 0, 3]}, [300] * 4)
-    week = _verdicts(theme_trends(["sso", "tiny"], themed, days, as_of=MONDAY + timedelta(days=28)))
-    assert week[("sso", MONDAY + timedelta(days=21))].direction == "new"
-    assert week[("tiny", MONDAY + timedelta(days=21))].direction == "steady", "3 data points are no news"
+    # 4 out of nothing after four weeks is improbable enough (p = 0.2⁴) to pass the tests: too few to act on.
+    themed, days = _weeks({"sso": [0, 0, 0, 0, 25], "tiny": [0, 0, 0, 0, 4]}, [300] * 5)
+    week = _verdicts(theme_trends(["sso", "tiny"], themed, days, as_of=MONDAY + timedelta(days=35)))
+    assert week[("sso", MONDAY + timedelta(days=28))].direction == "new"
+    assert week[("tiny", MONDAY + timedelta(days=28))].direction == "steady", "4 data points are no news"
 
 
 def test_steady_themes_raise_almost_no_false_flags():
@@ -243,8 +244,10 @@ def test_an_alert_says_why_and_links_only_to_safe_urls():
     row = TrendRow("t", "week", MONDAY, 30, 0.12, 10, 20, True, "rising", 3, 1, -0.4, "", 0.03, 0.12, 4, 0.001)
     quotes = [Quote("a", "Dark <b> mode", "javascript:document.title='PWNED3'"),
               Quote("b", "Night theme", "https://app.usersnap.com/l/feedback/b|x>y")]
-    text = message(Alert(row, "Dark mode", quotes))["text"]
+    in_project = row._replace(project_id="p1", share_from=0.02, share_to=0.2, weeks=8, p_value=0.0004)
+    text = message(Alert(row, "Dark mode", quotes, [row, in_project]), {"p1": "Web <app>"})["text"]
     assert "3.0 % → 12 % of feedback over 4 weeks (p = 0.001)" in text
+    assert "\nIn Web &lt;app&gt;: 2.0 % → 20 % of feedback over 8 weeks (p = 0.0004)\n" in text
     assert "javascript" not in text and "> Dark &lt;b&gt; mode\n" in text
     assert "<https://app.usersnap.com/l/feedback/b%7Cx&gt;y|open in Usersnap>" in text
 

@@ -22,7 +22,7 @@ class Alert(NamedTuple):
     trend: TrendRow  # the verdict that raised it: all projects' when they flag it, else the first project's
     label: str
     quotes: Sequence[Quote]  # masked already
-    projects: Sequence[tuple[str, TrendRow]] = ()  # (project name, verdict): the projects where it rises too
+    projects: Sequence[TrendRow] = ()  # the verdicts of the projects where it rises too (project_id in each)
 
     @property
     def kind(self) -> str:
