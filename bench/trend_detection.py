@@ -15,6 +15,13 @@ Each week is judged on the weeks up to it, as theme_trends judges it. Figures: d
 rise or fade found by the last week, a spike in the week it starts: at the week's end, and three days
 in), weeks from the change's start until it is found, and false flags per 100 steady theme-weeks.
 
+Beside them, the best any test could do (``oracle``): the Neyman–Pearson likelihood-ratio test of the planted
+curve against the share before the change, both known exactly (no real test knows either), at a 1 % false-alarm
+rate (the target's 1 per 100 steady theme-weeks, with no correction for the other themes): its power on the
+weeks up to the last (rises, fades) or on the spike week alone, and for rises and fades the union bound over
+every week of the change judged at 1 % (what a detector looking each week could at most reach). No detector
+finds more often than that, so where it is below 1 the target is out of reach at that volume.
+
     python bench/trend_detection.py        # bench/results/trend_detection.json
 """
 
@@ -43,6 +50,8 @@ END = datetime(2026, 6, 29, tzinfo=timezone.utc)  # a Monday: weeks start on Mon
 VOLUMES = (50, 200, 1000)  # data points a week
 SEEDS = (1, 2, 3, 4, 5)
 SPIKE_DAYS_SEEN = 3  # the spike week judged this many days in, too
+ORACLE_FALSE_ALARMS = 0.01  # the oracle's level: the target's 1 false flag per 100 steady theme-weeks
+ORACLE_DRAWS = 20000
 
 
 def _at(week: float) -> float:
@@ -118,6 +127,52 @@ def evaluate(method: str, dataset) -> dict:
     return {"planted": found, "false_flags": false_flags, "steady_theme_weeks": len(steady) * WEEKS}
 
 
+def _weekly_shares(drift: Drift) -> list[float]:
+    return [drift.at((week + 0.5) / WEEKS) for week in range(WEEKS)]
+
+
+def _oracle_power(before: float, shares: list[float], volumes: list[float], rng) -> float:
+    """Power of the likelihood-ratio test of ``shares`` against ``before`` in every week (counts binomial over
+    each week's ``volumes``), at ORACLE_FALSE_ALARMS, both hypotheses known: the most powerful test there is."""
+    import numpy as np
+
+    shares, volumes = np.asarray(shares), np.asarray(volumes, dtype=int)
+    weights_hit = np.log(shares / before)
+    weights_miss = np.log((1 - shares) / (1 - before))
+
+    def statistic(draws):
+        return draws @ (weights_hit - weights_miss) + volumes @ weights_miss
+
+    null = statistic(rng.binomial(volumes, before, size=(ORACLE_DRAWS, len(volumes))))
+    threshold = np.quantile(null, 1 - ORACLE_FALSE_ALARMS, method="higher")
+    alternative = statistic(rng.binomial(volumes, shares, size=(ORACLE_DRAWS, len(volumes))))
+    # Discrete counts: ties at the threshold go to "not flagged", so the level is at most 1 %.
+    return float((alternative > threshold).mean())
+
+
+def oracle() -> list[dict]:
+    """The best possible detection rate of each planted change at each volume (see the module's doc)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for volume in VOLUMES:
+        row = {"method": "oracle", "volume": volume}
+        for topic, (kind, begin, drift) in PLANTED.items():
+            shares, before = _weekly_shares(drift), drift.start
+            if kind == "spike":
+                week_power = _oracle_power(before, [shares[begin]], [volume], rng)
+                days_in = _oracle_power(before, [shares[begin]], [volume * SPIKE_DAYS_SEEN / 7], rng)
+                row[topic] = {"kind": kind, "power": round(week_power, 3), "power_days_in": round(days_in, 3)}
+                continue
+            per_week = [_oracle_power(before, shares[:week + 1], [volume] * (week + 1), rng)
+                        for week in range(begin, WEEKS)]
+            row[topic] = {"kind": kind, "power": round(per_week[-1], 3),
+                          "power_any_week_bound": round(min(1.0, sum(per_week)), 3)}
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     started = time.perf_counter()
     runs = []
@@ -142,8 +197,9 @@ def main() -> None:
             flags, weeks = sum(r["false_flags"] for r in chosen), sum(r["steady_theme_weeks"] for r in chosen)
             row["false_flags_per_100_steady_theme_weeks"] = round(100 * flags / weeks, 2)
             summary.append(row)
+    best = oracle()
     result = {"machine": platform.platform(), "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "weeks": WEEKS, "volumes": VOLUMES, "seeds": SEEDS, "summary": summary, "runs": runs,
+              "weeks": WEEKS, "volumes": VOLUMES, "seeds": SEEDS, "summary": summary, "oracle": best, "runs": runs,
               "seconds": round(time.perf_counter() - started, 1),
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     RESULTS.parent.mkdir(exist_ok=True)
@@ -155,6 +211,11 @@ def main() -> None:
         print(f"{row['method']:<9} {row['volume']:>6} " + " ".join(f"{c:>13}" for c in cells)
               + f"  {row['false_flags_per_100_steady_theme_weeks']:>9}"
               + f"  export {SPIKE_DAYS_SEEN} days in: {row['export']['found_days_in']}")
+    print("best possible test (power at 1 % false alarms; rises and fades: last week / bound over the change's weeks;"
+          f" spikes: the week / {SPIKE_DAYS_SEEN} days in)")
+    for row in best:
+        cells = [f"{row[t]['power']}/{row[t].get('power_any_week_bound', row[t].get('power_days_in'))}" for t in PLANTED]
+        print(f"{'oracle':<9} {row['volume']:>6} " + " ".join(f"{c:>13}" for c in cells))
     print(f"{result['seconds']} s, peak RSS {result['peak_rss_mb']} MB; written {RESULTS}")
 
 
