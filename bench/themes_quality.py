@@ -3,8 +3,11 @@
 First, the held-out corpus (bench/heldout_corpus/: written by a session that never saw the project's corpus,
 14 topics and noise, ~15 % German, Spanish, French, Portuguese, and 10 kinds of junk lines), never used to
 tune anything: 1,500 data points drawn from its texts, 40 % carrying one junk line (a prefix or a suffix,
-one of its variants), themed by the previous default (MiniLM, no learned boilerplate, no language centring)
-and by today's (MiniLM + multilingual USE, learned boilerplate, centred per language). Figures: NMI (noise a
+one of its variants), themed by the default before issue 32 (``minilm``: MiniLM, no learned boilerplate, no
+language centring), by today's with the previous "Other / unclear" threshold (``default-0.3``) and by today's
+(``default``: MiniLM + multilingual USE, learned boilerplate, centred per language, Other below 0.15).
+``--tuning-only`` gives the same figures on the corpora designs are chosen on (the project's corpus and
+bench/dev_corpus/, three draws each) and never reads the held-out. Figures: NMI (noise a
 topic, unthemed one more cluster), the largest theme's share, themes made of junk (most of their data points
 carry one junk kind), and non-English data points in their topic's theme (the theme most of the topic's
 English data points are in); texts per second and peak RSS of each encoder.
@@ -28,6 +31,8 @@ default's assignment with the one it gives the same rows in another order.
 
     python bench/themes_quality.py                        # 3,000 items of each kind
     python bench/themes_quality.py --items 3000 --scale 100000
+    python bench/themes_quality.py --tuning-only          # bench/results/themes_tuning.json
+    python bench/themes_quality.py --heldout-only         # bench/results/themes_heldout.json: log every look
 """
 
 from __future__ import annotations
@@ -44,9 +49,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "themes_quality.json"
+TUNING_RESULTS = Path(__file__).parent / "results" / "themes_tuning.json"
+HELDOUT_RESULTS = Path(__file__).parent / "results" / "themes_heldout.json"
 HELDOUT = Path(__file__).parent / "heldout_corpus"
+# Corpora designs may be tuned on: the project's own, and one written by an independent session (bench/dev_corpus/).
+TUNING = {"project": Path(__file__).parents[1] / "usersnap_pipeline" / "emulator" / "corpus",
+          "dev": Path(__file__).parent / "dev_corpus"}
+TUNING_SEEDS = (42, 43, 44)
 METHODS = ("tfidf-nmf", "tfidf-nmf-cleaned", "wordllama", "minilm", "default")
-HELDOUT_METHODS = ("minilm", "default")
+# default-0.3: today's default with the previous "Other / unclear" threshold (model.MIN_SCORE 0.3)
+HELDOUT_METHODS = ("minilm", "default-0.3", "default")
+PREVIOUS_MIN_SCORE = 0.3
 HELDOUT_ITEMS, JUNK_SHARE = 1500, 0.4
 END = datetime(2026, 6, 30, tzinfo=timezone.utc)
 DAYS = 60
@@ -112,11 +125,14 @@ def run_method(method: str, data_file: str, order_seed: int | None, queue) -> No
         inputs = [texts[i] if method == "tfidf-nmf" else clean_for_themes(texts[i]) for i in order]
         found = {keys[i]: str(theme) for i, theme in zip(order, themes_of(inputs), strict=True) if theme >= 0}
     else:
+        from usersnap_pipeline.themes import discover, model as theme_model
         from usersnap_pipeline.themes.boilerplate import learn_boilerplate
         from usersnap_pipeline.themes.encoder import MINILM, parts_of
         from usersnap_pipeline.themes.languages import detect
 
-        default = method == "default"
+        default = method.startswith("default")
+        if method == "default-0.3":
+            theme_model.MIN_SCORE = discover.MIN_SCORE = PREVIOUS_MIN_SCORE
         boilerplate = learn_boilerplate(texts) if default else frozenset()
         cleaned = {i: clean_for_themes(texts[i], boilerplate) for i in order}
         clear = [i for i in order if not is_unclear(cleaned[i])]
@@ -186,10 +202,11 @@ def quality(kind: str, items: int, folder: Path) -> list[dict]:
     return rows
 
 
-def heldout_data_points(seed: int = 42) -> dict:
-    """HELDOUT_ITEMS data points drawn from the held-out texts, JUNK_SHARE of them with one junk line."""
+def drawn_data_points(folder: Path = HELDOUT, seed: int = 42) -> dict:
+    """HELDOUT_ITEMS data points drawn from a corpus's texts (``folder``: topic files, and the junk lines of
+    boilerplate.jsonl when it has one), JUNK_SHARE of them with one junk line."""
     corpus, junk = [], []
-    for path in sorted(HELDOUT.glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if path.stem == "boilerplate":
             junk = rows
@@ -200,7 +217,7 @@ def heldout_data_points(seed: int = 42) -> dict:
     for n in range(HELDOUT_ITEMS):
         topic, text, language = rng.choice(corpus)
         kind = None
-        if rng.random() < JUNK_SHARE:
+        if junk and rng.random() < JUNK_SHARE:
             chosen = rng.choice(junk)
             kind, line = chosen["kind"], rng.choice(chosen["variants"])
             text = f"{line}\n{text}" if chosen["position"] == "prefix" else f"{text}\n{line}"
@@ -237,17 +254,30 @@ def heldout_scores(data: dict, found: list[str]) -> dict:
             "non_english_per_language": per_language}
 
 
-def heldout(folder: Path) -> list[dict]:
-    data = heldout_data_points()
-    data_file = folder / "heldout.json"
+def heldout(folder: Path, corpus: Path = HELDOUT, name: str = "held-out", seed: int = 42) -> list[dict]:
+    data = drawn_data_points(corpus, seed)
+    data_file = folder / f"{name}-{seed}.json"
     data_file.write_text(json.dumps(data))
     rows = []
     for method in HELDOUT_METHODS:
         result = in_child(run_method, method, str(data_file), None)
-        rows.append({"data": "held-out", "method": method, "data_points": len(data["keys"]),
+        rows.append({"data": name, "seed": seed, "method": method, "data_points": len(data["keys"]),
                      **heldout_scores(data, result["found"]), "seconds": result["seconds"],
                      "peak_rss_mb": result["peak_rss_mb"], "labels": result["labels"]})
     return rows
+
+
+def tuning(folder: Path) -> list[dict]:
+    """The held-out figures on the corpora designs are chosen on, each drawn with three seeds, and their means."""
+    rows = [row for name, corpus in TUNING.items() for seed in TUNING_SEEDS for row in heldout(folder, corpus, name, seed)]
+    means = []
+    for name in TUNING:
+        for method in HELDOUT_METHODS:
+            runs = [r for r in rows if r["data"] == name and r["method"] == method]
+            means.append({"data": name, "seed": "mean", "method": method, **{
+                key: round(sum(r[key] for r in runs) / len(runs), 3) for key in
+                ("nmi", "themes", "largest_share", "other_share", "junk_themes", "non_english_in_topic_theme")}})
+    return rows + means
 
 
 def run_scale(warehouse_url: str, new_items: int, queue) -> None:
@@ -328,9 +358,21 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=3000, help="feedback items of each kind")
     parser.add_argument("--scale", type=int, help="also: discovery over this many items, then 1,000 new ones")
     parser.add_argument("--heldout-only", action="store_true", help="the held-out figures and the encoders' speed")
+    parser.add_argument("--tuning-only", action="store_true",
+                        help="the same figures on the corpora designs are tuned on (the held-out is not read)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
+        if args.tuning_only:
+            tuned = tuning(folder)
+            for r in tuned:
+                print(f"{r['data']:<8} {r['seed']:>5} {r['method']:<12} themes {r['themes']:>5} NMI {r['nmi']:>6} "
+                      f"largest {r['largest_share']:>6} other {r['other_share']:>6} junk themes {r['junk_themes']} "
+                      f"non-English home {r['non_english_in_topic_theme']:>6}  {r.get('non_english_per_language', '')}")
+            TUNING_RESULTS.write_text(json.dumps({"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                                  "rows": tuned}, indent=2, ensure_ascii=False) + "\n")
+            print(f"written {TUNING_RESULTS}")
+            return
         held = heldout(folder)
         print(f"{'held-out':<10} {'method':<10} {'themes':>6} {'NMI':>6} {'largest':>7} {'other':>6} {'junk themes':>11} "
               f"{'non-English home':>16} {'seconds':>8} {'peak RSS':>9}")
@@ -353,13 +395,13 @@ def main() -> None:
             print(f"{r['data']} labels: {' | '.join(r['labels'])}")
     if scaled:
         print(json.dumps(scaled, indent=2))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version(),
+    results = HELDOUT_RESULTS if args.heldout_only else RESULTS
+    results.write_text(json.dumps({"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version(),
                                                "platform": platform.platform()},
                                    "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "heldout": held,
                                    "encoders": speeds, "rows": rows,
                                    "scale": scaled}, indent=2, ensure_ascii=False) + "\n")
-    print(f"written {RESULTS}")
+    print(f"written {results}")
 
 
 if __name__ == "__main__":
