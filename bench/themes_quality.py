@@ -269,7 +269,8 @@ def heldout(folder: Path, corpus: Path = HELDOUT, name: str = "held-out", seed: 
 
 def tuning(folder: Path) -> list[dict]:
     """The held-out figures on the corpora designs are chosen on, each drawn with three seeds, and their means."""
-    rows = [row for name, corpus in TUNING.items() for seed in TUNING_SEEDS for row in heldout(folder, corpus, name, seed)]
+    rows = [row for name, corpus in TUNING.items() for seed in TUNING_SEEDS
+            for row in heldout(folder, corpus, name, seed)]
     means = []
     for name in TUNING:
         for method in HELDOUT_METHODS:

@@ -214,7 +214,8 @@ def main() -> None:
     print("best possible test (power at 1 % false alarms; rises and fades: last week / bound over the change's weeks;"
           f" spikes: the week / {SPIKE_DAYS_SEEN} days in)")
     for row in best:
-        cells = [f"{row[t]['power']}/{row[t].get('power_any_week_bound', row[t].get('power_days_in'))}" for t in PLANTED]
+        cells = [f"{row[t]['power']}/{row[t].get('power_any_week_bound', row[t].get('power_days_in'))}"
+                 for t in PLANTED]
         print(f"{'oracle':<9} {row['volume']:>6} " + " ".join(f"{c:>13}" for c in cells))
     print(f"{result['seconds']} s, peak RSS {result['peak_rss_mb']} MB; written {RESULTS}")
 
