@@ -51,9 +51,9 @@ def load(path: Path) -> list[dict]:
 def embed(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The pipeline's embeddings of the texts (zeros where too little is left) and which texts have one."""
     from usersnap_pipeline.steps.themes import embed_texts
-    from usersnap_pipeline.themes.encoder import TextEncoder
+    from usersnap_pipeline.themes.encoder import MINILM, TextEncoder
 
-    vectors = embed_texts(TextEncoder(), texts)
+    vectors = embed_texts(TextEncoder(MINILM), texts)
     clear = np.array([vector is not None for vector in vectors])
     dimensions = next(len(vector) for vector in vectors if vector is not None)
     return np.vstack([np.zeros(dimensions) if vector is None else vector for vector in vectors]), clear
@@ -65,14 +65,14 @@ def _accuracy(predicted: list[str], truth: list[str], mask=None) -> float:
 
 
 def write_weights() -> Path:
-    from usersnap_pipeline.themes.encoder import DEFAULT_MODEL
+    from usersnap_pipeline.themes.encoder import MINILM
     from usersnap_pipeline.themes.sentiment import WEIGHTS_FILE, train
 
     rows = load(LABELED)
     vectors, clear = embed([row["text"] for row in rows])
     labels = [row["sentiment"] for row in rows]
     model = train(vectors[clear], [label for label, ok in zip(labels, clear, strict=True) if ok],
-                  version=f"{VERSION} ({int(clear.sum())} labeled texts, C={C:g})", encoder=DEFAULT_MODEL, C=C)
+                  version=f"{VERSION} ({int(clear.sum())} labeled texts, C={C:g})", encoder=MINILM, C=C)
     path = ROOT / "usersnap_pipeline" / "themes" / WEIGHTS_FILE
     path.write_text(model.to_json() + "\n")
     return path

@@ -1,5 +1,17 @@
 """Theme quality and speed on realistic feedback: the default method against the alternatives, in one run.
 
+First, the held-out corpus (bench/heldout_corpus/: written by a session that never saw the project's corpus,
+14 topics and noise, ~15 % German, Spanish, French, Portuguese, and 10 kinds of junk lines), never used to
+tune anything: 1,500 data points drawn from its texts, 40 % carrying one junk line (a prefix or a suffix,
+one of its variants), themed by the default before issue 32 (``minilm``: MiniLM, no learned boilerplate, no
+language centring), by today's with the previous "Other / unclear" threshold (``default-0.3``) and by today's
+(``default``: MiniLM + multilingual USE, learned boilerplate, centred per language, Other below 0.15).
+``--tuning-only`` gives the same figures on the corpora designs are chosen on (the project's corpus and
+bench/dev_corpus/, three draws each) and never reads the held-out. Figures: NMI (noise a
+topic, unthemed one more cluster), the largest theme's share, themes made of junk (most of their data points
+carry one junk kind), and non-English data points in their topic's theme (the theme most of the topic's
+English data points are in); texts per second and peak RSS of each encoder.
+
 Data: the emulator serves generated items whose texts come from the hand-written corpus
 (usersnap_pipeline/emulator/corpus/: 14 topics and noise, ~10 % other languages, greetings, signatures,
 typos, two-topic texts), with its boilerplate mess added; the pipeline's import step fetches them over
@@ -19,6 +31,8 @@ default's assignment with the one it gives the same rows in another order.
 
     python bench/themes_quality.py                        # 3,000 items of each kind
     python bench/themes_quality.py --items 3000 --scale 100000
+    python bench/themes_quality.py --tuning-only          # bench/results/themes_tuning.json
+    python bench/themes_quality.py --heldout-only         # bench/results/themes_heldout.json: log every look
 """
 
 from __future__ import annotations
@@ -35,7 +49,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "themes_quality.json"
-METHODS = ("tfidf-nmf", "tfidf-nmf-cleaned", "wordllama", "minilm")
+TUNING_RESULTS = Path(__file__).parent / "results" / "themes_tuning.json"
+HELDOUT_RESULTS = Path(__file__).parent / "results" / "themes_heldout.json"
+HELDOUT = Path(__file__).parent / "heldout_corpus"
+# Corpora designs may be tuned on: the project's own, and one written by an independent session (bench/dev_corpus/).
+TUNING = {"project": Path(__file__).parents[1] / "usersnap_pipeline" / "emulator" / "corpus",
+          "dev": Path(__file__).parent / "dev_corpus"}
+TUNING_SEEDS = (42, 43, 44)
+METHODS = ("tfidf-nmf", "tfidf-nmf-cleaned", "wordllama", "minilm", "default")
+# default-0.3: today's default with the previous "Other / unclear" threshold (model.MIN_SCORE 0.3)
+HELDOUT_METHODS = ("minilm", "default-0.3", "default")
+PREVIOUS_MIN_SCORE = 0.3
+HELDOUT_ITEMS, JUNK_SHARE = 1500, 0.4
 END = datetime(2026, 6, 30, tzinfo=timezone.utc)
 DAYS = 60
 
@@ -100,14 +125,25 @@ def run_method(method: str, data_file: str, order_seed: int | None, queue) -> No
         inputs = [texts[i] if method == "tfidf-nmf" else clean_for_themes(texts[i]) for i in order]
         found = {keys[i]: str(theme) for i, theme in zip(order, themes_of(inputs), strict=True) if theme >= 0}
     else:
-        cleaned = {i: clean_for_themes(texts[i]) for i in order}
+        from usersnap_pipeline.themes import discover, model as theme_model
+        from usersnap_pipeline.themes.boilerplate import learn_boilerplate
+        from usersnap_pipeline.themes.encoder import MINILM, parts_of
+        from usersnap_pipeline.themes.languages import detect
+
+        default = method.startswith("default")
+        if method == "default-0.3":
+            theme_model.MIN_SCORE = discover.MIN_SCORE = PREVIOUS_MIN_SCORE
+        boilerplate = learn_boilerplate(texts) if default else frozenset()
+        cleaned = {i: clean_for_themes(texts[i], boilerplate) for i in order}
         clear = [i for i in order if not is_unclear(cleaned[i])]
-        encoder = TextEncoder()
+        encoder = TextEncoder() if default else TextEncoder(MINILM)
         encode = wordllama_encode if method == "wordllama" else encoder.encode
         vectors = encode([cleaned[i] for i in clear])
+        languages = [detect(cleaned[i]) for i in clear] if default else None
         model, _ = discover_themes([keys[i] for i in clear], [cleaned[i] for i in clear], vectors, version="bench",
-                                   encoder=method, embed=encode)
-        found = {keys[clear[a.index]]: a.theme_id for a in model.assign(vectors) if a.rank == 1}
+                                   encoder=method, embed=encode, languages=languages,
+                                   parts=parts_of(encoder.model, vectors.shape[1]) if default else None)
+        found = {keys[clear[a.index]]: a.theme_id for a in model.assign(vectors, languages) if a.rank == 1}
         labels = [theme.label for theme in model.themes]
     seconds = time.perf_counter() - started
     queue.put({"found": [found.get(key, "other") for key in keys], "seconds": round(seconds, 2),
@@ -166,6 +202,85 @@ def quality(kind: str, items: int, folder: Path) -> list[dict]:
     return rows
 
 
+def drawn_data_points(folder: Path = HELDOUT, seed: int = 42) -> dict:
+    """HELDOUT_ITEMS data points drawn from a corpus's texts (``folder``: topic files, and the junk lines of
+    boilerplate.jsonl when it has one), JUNK_SHARE of them with one junk line."""
+    corpus, junk = [], []
+    for path in sorted(folder.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if path.stem == "boilerplate":
+            junk = rows
+        else:
+            corpus += [(path.stem, row["text"], row.get("lang", "en")) for row in rows]
+    rng = random.Random(seed)
+    keys, texts, truth, languages, kinds = [], [], [], [], []
+    for n in range(HELDOUT_ITEMS):
+        topic, text, language = rng.choice(corpus)
+        kind = None
+        if junk and rng.random() < JUNK_SHARE:
+            chosen = rng.choice(junk)
+            kind, line = chosen["kind"], rng.choice(chosen["variants"])
+            text = f"{line}\n{text}" if chosen["position"] == "prefix" else f"{text}\n{line}"
+        keys.append(f"h{n:05d}")
+        texts.append(text)
+        truth.append(topic)
+        languages.append(language)
+        kinds.append(kind)
+    return {"keys": keys, "texts": texts, "truth": truth, "languages": languages, "junk": kinds}
+
+
+def heldout_scores(data: dict, found: list[str]) -> dict:
+    """The held-out targets' figures: NMI, largest theme, themes made of junk, non-English in their topic's theme."""
+    result = scores(data["truth"], found)
+    members: dict[str, list[int]] = {}
+    for i, theme in enumerate(found):
+        members.setdefault(theme, []).append(i)
+    made_of_junk = [theme for theme, rows in members.items() if theme != "other"
+                    and Counter(data["junk"][i] for i in rows).most_common(1)[0][0] is not None
+                    and Counter(data["junk"][i] for i in rows).most_common(1)[0][1] > len(rows) / 2]
+    home = {}
+    for topic in set(data["truth"]):
+        english = Counter(found[i] for i, t in enumerate(data["truth"]) if t == topic and data["languages"][i] == "en"
+                          and found[i] != "other")
+        home[topic] = english.most_common(1)[0][0] if english else None
+    foreign = [i for i, language in enumerate(data["languages"]) if language != "en" and data["truth"][i] != "noise"]
+    per_language = {}
+    for language in sorted({data["languages"][i] for i in foreign}):
+        rows = [i for i in foreign if data["languages"][i] == language]
+        per_language[language] = round(sum(found[i] == home[data["truth"][i]] for i in rows) / len(rows), 2)
+    return {**result, "junk_themes": len(made_of_junk),
+            "non_english_in_topic_theme": round(sum(found[i] == home[data["truth"][i]] for i in foreign)
+                                                / len(foreign), 3),
+            "non_english_per_language": per_language}
+
+
+def heldout(folder: Path, corpus: Path = HELDOUT, name: str = "held-out", seed: int = 42) -> list[dict]:
+    data = drawn_data_points(corpus, seed)
+    data_file = folder / f"{name}-{seed}.json"
+    data_file.write_text(json.dumps(data))
+    rows = []
+    for method in HELDOUT_METHODS:
+        result = in_child(run_method, method, str(data_file), None)
+        rows.append({"data": name, "seed": seed, "method": method, "data_points": len(data["keys"]),
+                     **heldout_scores(data, result["found"]), "seconds": result["seconds"],
+                     "peak_rss_mb": result["peak_rss_mb"], "labels": result["labels"]})
+    return rows
+
+
+def tuning(folder: Path) -> list[dict]:
+    """The held-out figures on the corpora designs are chosen on, each drawn with three seeds, and their means."""
+    rows = [row for name, corpus in TUNING.items() for seed in TUNING_SEEDS
+            for row in heldout(folder, corpus, name, seed)]
+    means = []
+    for name in TUNING:
+        for method in HELDOUT_METHODS:
+            runs = [r for r in rows if r["data"] == name and r["method"] == method]
+            means.append({"data": name, "seed": "mean", "method": method, **{
+                key: round(sum(r[key] for r in runs) / len(runs), 3) for key in
+                ("nmi", "themes", "largest_share", "other_share", "junk_themes", "non_english_in_topic_theme")}})
+    return rows + means
+
+
 def run_scale(warehouse_url: str, new_items: int, queue) -> None:
     """Embed and discover over every data point, then embed and assign ``new_items`` new ones, through
     the steps the assets run."""
@@ -201,11 +316,11 @@ def run_scale(warehouse_url: str, new_items: int, queue) -> None:
                "new_assigned": assigned.assigned, "peak_rss_mb": peak_rss_mb()})
 
 
-def encode_speed(texts: list[str], queue) -> None:
-    """Texts per second of the default encoder on distinct texts (no cache can help)."""
+def encode_speed(texts: list[str], model: str, queue) -> None:
+    """Texts per second of an encoder on distinct texts (no cache can help)."""
     from usersnap_pipeline.themes.encoder import TextEncoder
 
-    encoder = TextEncoder()
+    encoder = TextEncoder(model)
     encoder.encode(texts[:64])  # the model's load is not throughput
     started = time.perf_counter()
     encoder.encode(texts)
@@ -213,16 +328,28 @@ def encode_speed(texts: list[str], queue) -> None:
                "peak_rss_mb": peak_rss_mb()})
 
 
-def scale(items: int, new_items: int, folder: Path) -> dict:
+def encoder_speeds(texts: list[str]) -> dict:
+    from usersnap_pipeline.themes.encoder import DEFAULT_MODEL, MINILM
+
+    speeds = {model: in_child(encode_speed, texts, model) for model in (MINILM, DEFAULT_MODEL)}
+    speeds["default_time_vs_minilm"] = round(speeds[MINILM]["texts_per_second"]
+                                             / speeds[DEFAULT_MODEL]["texts_per_second"], 2)
+    return speeds
+
+
+def distinct_texts() -> list[str]:
     from usersnap_pipeline.emulator.corpus import corpus_texts
 
-    imported_data_points("corpus", items, f"sqlite:///{folder / 'scale.sqlite'}")
-    result = in_child(run_scale, f"sqlite:///{folder / 'scale.sqlite'}", new_items)
     # Generated items repeat the corpus's 740 texts, and embeddings are cached per text: distinct texts
     # (each corpus text with a ticket number of its own) measure what 100k real texts would cost.
-    distinct = [f"{entry.text} (ticket {n})" for n, entry in
-                enumerate(entry for _ in range(4) for entry in corpus_texts())][:2000]
-    result["encoder"] = in_child(encode_speed, distinct)
+    return [f"{entry.text} (ticket {n})" for n, entry in
+            enumerate(entry for _ in range(4) for entry in corpus_texts())][:2000]
+
+
+def scale(items: int, new_items: int, folder: Path) -> dict:
+    imported_data_points("corpus", items, f"sqlite:///{folder / 'scale.sqlite'}")
+    result = in_child(run_scale, f"sqlite:///{folder / 'scale.sqlite'}", new_items)
+    result["encoder"] = encoder_speeds(distinct_texts())
     result["items"] = items
     return result
 
@@ -231,10 +358,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=3000, help="feedback items of each kind")
     parser.add_argument("--scale", type=int, help="also: discovery over this many items, then 1,000 new ones")
+    parser.add_argument("--heldout-only", action="store_true", help="the held-out figures and the encoders' speed")
+    parser.add_argument("--tuning-only", action="store_true",
+                        help="the same figures on the corpora designs are tuned on (the held-out is not read)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        rows = quality("corpus", args.items, folder) + quality("templates", args.items, folder)
+        if args.tuning_only:
+            tuned = tuning(folder)
+            for r in tuned:
+                print(f"{r['data']:<8} {r['seed']:>5} {r['method']:<12} themes {r['themes']:>5} NMI {r['nmi']:>6} "
+                      f"largest {r['largest_share']:>6} other {r['other_share']:>6} junk themes {r['junk_themes']} "
+                      f"non-English home {r['non_english_in_topic_theme']:>6}  {r.get('non_english_per_language', '')}")
+            TUNING_RESULTS.write_text(json.dumps({"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                                  "rows": tuned}, indent=2, ensure_ascii=False) + "\n")
+            print(f"written {TUNING_RESULTS}")
+            return
+        held = heldout(folder)
+        print(f"{'held-out':<10} {'method':<10} {'themes':>6} {'NMI':>6} {'largest':>7} {'other':>6} {'junk themes':>11} "
+              f"{'non-English home':>16} {'seconds':>8} {'peak RSS':>9}")
+        for r in held:
+            print(f"{'held-out':<10} {r['method']:<10} {r['themes']:>6} {r['nmi']:>6} {r['largest_share']:>7} "
+                  f"{r['other_share']:>6} {r['junk_themes']:>11} {r['non_english_in_topic_theme']:>16} "
+                  f"{r['seconds']:>8} {r['peak_rss_mb']:>7} MB  {r['non_english_per_language']}")
+        speeds = encoder_speeds(distinct_texts())
+        print(json.dumps(speeds))
+        rows = [] if args.heldout_only else quality("corpus", args.items, folder) + quality("templates", args.items, folder)
         scaled = scale(args.scale, 1000, folder) if args.scale else None
     print(f"{'data':<10} {'method':<18} {'themes':>6} {'NMI':>6} {'ARI':>6} {'largest':>7} {'other':>6} "
           f"{'seconds':>8} {'× before':>8} {'peak RSS':>9}")
@@ -242,17 +391,18 @@ def main() -> None:
         print(f"{r['data']:<10} {r['method']:<18} {r['themes']:>6} {r['nmi']:>6} {r['ari']:>6} "
               f"{r['largest_share']:>7} {r['other_share']:>6} {r['seconds']:>8} {r['time_vs_before']:>8} "
               f"{r['peak_rss_mb']:>7} MB" + (f"  shuffle ARI {r['shuffle_ari']}" if "shuffle_ari" in r else ""))
-    for r in rows:
-        if r["labels"] and r["method"] == "minilm":
+    for r in held + rows:
+        if r["labels"] and r["method"] in ("minilm", "default"):
             print(f"{r['data']} labels: {' | '.join(r['labels'])}")
     if scaled:
         print(json.dumps(scaled, indent=2))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version(),
+    results = HELDOUT_RESULTS if args.heldout_only else RESULTS
+    results.write_text(json.dumps({"machine": {"cpus": multiprocessing.cpu_count(), "python": platform.python_version(),
                                                "platform": platform.platform()},
-                                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows,
+                                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "heldout": held,
+                                   "encoders": speeds, "rows": rows,
                                    "scale": scaled}, indent=2, ensure_ascii=False) + "\n")
-    print(f"written {RESULTS}")
+    print(f"written {results}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from usersnap_pipeline.steps.themes import embed_texts
 from usersnap_pipeline.themes.clean import language_of
-from usersnap_pipeline.themes.encoder import DEFAULT_MODEL, TextEncoder
+from usersnap_pipeline.themes.encoder import MINILM, TextEncoder
 from usersnap_pipeline.themes.sentiment import SentimentModel, rating_score, train
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -26,7 +26,7 @@ def load(path: Path) -> list[dict]:
 
 
 def embed(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    vectors = embed_texts(TextEncoder(), texts)
+    vectors = embed_texts(TextEncoder(MINILM), texts)
     clear = np.array([vector is not None for vector in vectors])
     return np.vstack([np.zeros(384) if vector is None else vector for vector in vectors]), clear
 
@@ -58,7 +58,7 @@ def test_training_on_the_labeled_corpus_generalizes_across_folds():
     vectors, truth = vectors[clear], np.array([row["sentiment"] for row in rows])[clear]
     correct = 0
     for fit, check in StratifiedKFold(5, shuffle=True, random_state=0).split(vectors, truth):
-        model = train(vectors[fit], list(truth[fit]), version="fold", encoder=DEFAULT_MODEL, C=C)
+        model = train(vectors[fit], list(truth[fit]), version="fold", encoder=MINILM, C=C)
         correct += sum(model.score(logits, None).label == label
                        for logits, label in zip(model.logits(vectors[check]), truth[check], strict=True))
     assert correct / len(truth) >= CROSS_VALIDATED_FLOOR

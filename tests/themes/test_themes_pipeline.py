@@ -113,7 +113,8 @@ def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline
 
     import numpy as np
 
-    from usersnap_pipeline.steps.themes import load_model
+    from usersnap_pipeline.steps.themes import learned_boilerplate, load_model
+    from usersnap_pipeline.themes.encoder import parts_of
     from usersnap_pipeline.themes.clean import clean_for_themes
     from usersnap_pipeline.themes.discover import discover_themes
 
@@ -122,16 +123,20 @@ def test_the_same_data_points_in_another_row_order_give_the_same_themes(pipeline
         assert pipeline.themes(instance).success
     stored, model = _best_themes(pipeline.warehouse), load_model(pipeline.warehouse)
     dp, emb = schema.data_points.c, schema.data_point_embeddings.c
-    rows = pipeline.warehouse.fetch(sa.select(dp.feedback_id, dp.text, emb.vector).select_from(
+    rows = pipeline.warehouse.fetch(sa.select(dp.feedback_id, dp.text, emb.vector, emb.language).select_from(
         schema.data_points.join(schema.data_point_embeddings, emb.feedback_id == dp.feedback_id))
         .where(emb.vector.is_not(None)))
     random.Random(11).shuffle(rows)
     vectors = np.vstack([np.frombuffer(row.vector, dtype=np.float16) for row in rows]).astype(np.float32)
-    shuffled, _ = discover_themes([row.feedback_id for row in rows], [clean_for_themes(row.text) for row in rows],
-                                  vectors, version=model.version, encoder=model.encoder,
-                                  embed=ThemeEncoderResource(model=pipeline.settings.themes_model).encoder().encode)
+    encoder = ThemeEncoderResource(model=pipeline.settings.themes_model).encoder()
+    boilerplate = learned_boilerplate(pipeline.warehouse)
+    languages = [row.language for row in rows]
+    shuffled, _ = discover_themes([row.feedback_id for row in rows],
+                                  [clean_for_themes(row.text, boilerplate) for row in rows], vectors,
+                                  version=model.version, encoder=model.encoder, embed=encoder.encode,
+                                  languages=languages, parts=parts_of(encoder.model, vectors.shape[1]))
     assert [(t.theme_id, t.label) for t in shuffled.themes] == [(t.theme_id, t.label) for t in model.themes]
-    again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors) if a.rank == 1}
+    again = {rows[a.index].feedback_id: a.theme_id for a in shuffled.assign(vectors, languages) if a.rank == 1}
     assert again == stored
 
 
@@ -205,10 +210,27 @@ def _shown(metadata: dict) -> str:
                        for key, value in metadata.items()}, ensure_ascii=False)
 
 
+HOSTILE_LINK = "javascript:document.title='PWNED3'"
+FORMULA = '=HYPERLINK("http://evil","x")'
+
+
+def _plant_hostile_rows(warehouse) -> list[str]:
+    """Rows as an import from before links were checked would have stored them: a javascript: link on every
+    fifth data point, and a text that a spreadsheet would run as a formula; their ids."""
+    dp = schema.data_points.c
+    ids = [row.feedback_id for row in warehouse.fetch(sa.select(dp.feedback_id).where(dp.is_demo == sa.false())
+                                                      .order_by(dp.feedback_id))][::5]
+    with warehouse.engine.begin() as conn:
+        conn.execute(schema.data_points.update().where(dp.feedback_id.in_(ids)).values(source_url=HOSTILE_LINK))
+        conn.execute(schema.data_points.update().where(dp.feedback_id == ids[0]).values(text=FORMULA))
+    return ids
+
+
 @SQLITE_ONLY
 def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emulator):
     planted = _plant_personal_details(pipeline_emulator)
     pipeline.seed(FIRST_DAY, ANCHOR.date())
+    hostile = _plant_hostile_rows(pipeline.warehouse)
     with dg.instance_for_test() as instance:
         result = pipeline.themes(instance)
     metadata = _metadata(result, "theme_report")
@@ -254,7 +276,29 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emu
         assert (row["theme_id"], row["theme"]) == (best.get(fid, ""), theme_labels.get(best.get(fid), ""))
         assert (row["sentiment"], float(row["sentiment_score"])) == (sentiments[fid]["sentiment"],
                                                                       sentiments[fid]["score"])
-        assert row["text"] == redact(feedback[fid].text)
+        text = redact(feedback[fid].text)
+        # A cell a spreadsheet would run as a formula starts with ' instead; numbers stay numbers.
+        assert row["text"] == ("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
+        assert row["source_url"] == ("" if fid in hostile else f"https://app.usersnap.com/l/feedback/{fid}")
+
+    # Links from outside: a javascript: link stored by an older import is never a link or an export.
+    assert exported[hostile[0]]["text"] == "'" + FORMULA
+    assert any(row["sentiment_score"].startswith("-") for row in exported.values()), "negative scores stay numbers"
+    assert "javascript:" not in html and "javascript:" not in json.dumps(exported)
+    assert metadata["links_dropped"] == len(hostile)
+    assert "javascript:" not in json.dumps([row["quotes_json"] for row in themes])
+    # Quotes stored before themes checked links: the report renders none of them as a link, and counts them.
+    from usersnap_pipeline.steps.themes import write_report
+
+    with pipeline.warehouse.engine.begin() as conn:
+        for theme in themes:
+            quotes = [{**quote, "source_url": HOSTILE_LINK} for quote in json.loads(theme["quotes_json"])]
+            conn.execute(schema.themes.update().where(schema.themes.c.theme_id == theme["theme_id"])
+                         .values(quotes_json=json.dumps(quotes)))
+    again = write_report(pipeline.warehouse, pipeline.settings.report_dir / "again", now=ANCHOR)
+    rendered = again.html_path.read_text()
+    assert "javascript:" not in rendered and "open in Usersnap" not in rendered and "<blockquote>" in rendered
+    assert again.links_dropped == len(hostile) + sum(len(json.loads(t["quotes_json"])) for t in themes)
 
     # Personal details: kept in the warehouse, masked in the report's quotes and in the UI's metadata.
     stored = " ".join(row["text"] or "" for row in pipeline.warehouse.rows(schema.data_points))
@@ -264,7 +308,9 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emu
     shown = html + quotes + json.dumps(exported, ensure_ascii=False) + "".join(_shown(_metadata(result, asset)) for asset in ("themes", "theme_report"))
     assert [detail for detail in planted if detail in shown or escape(detail) in shown] == []
 
-    trends = list(pipeline.warehouse.rows(schema.theme_trends))
+    every_scope = list(pipeline.warehouse.rows(schema.theme_trends))
+    assert {row["project_id"] for row in every_scope} == {"", *projects}, "all projects, and each"
+    trends = [row for row in every_scope if row["project_id"] == ""]
     days = {row["period_start"] for row in trends if row["granularity"] == "day"}
     assert len(days) == (ANCHOR.date() - FIRST_DAY).days + 1
     per_day = {}
@@ -277,7 +323,7 @@ def test_trends_chart_and_report_are_written_and_attached(pipeline, pipeline_emu
         sa.select(dp.feedback_id, dp.created_at).where(dp.is_demo == sa.false()))}
     every, themed = Counter(days_of.values()), Counter(days_of[fid] for fid in best)
     assert per_day == pytest.approx({day: themed[day] / every[day] for day in every}, abs=1e-3)
-    assert _metadata(result, "theme_trends")["dagster/row_count"] == len(trends)
+    assert _metadata(result, "theme_trends")["dagster/row_count"] == len(every_scope)
 
 
 @SQLITE_ONLY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from usersnap_pipeline.themes.encoder import DEFAULT_MODEL
+from usersnap_pipeline.themes.encoder import MINILM
 from usersnap_pipeline.themes.sentiment import LABELS, Sentiment, SentimentModel, rating_score
 
 
@@ -20,7 +20,7 @@ def test_ratings_map_onto_one_scale(rating, scale, expected):
 
 def _model() -> SentimentModel:
     # Three dimensions, one per label.
-    return SentimentModel("test", DEFAULT_MODEL, 2 * np.eye(3), np.zeros(3))
+    return SentimentModel("test", MINILM, 2 * np.eye(3), np.zeros(3))
 
 
 def test_a_clear_text_decides_and_an_unsure_one_follows_the_rating():
@@ -43,7 +43,7 @@ def test_without_text_the_rating_alone_decides_and_without_either_it_is_neutral(
 
 def test_the_shipped_weights_load_and_survive_a_round_trip():
     model = SentimentModel.shipped()
-    assert model.encoder == DEFAULT_MODEL and model.weights.shape == (len(LABELS), 384) and model.bias.shape == (3,)
+    assert model.encoder == MINILM and model.weights.shape == (len(LABELS), 384) and model.bias.shape == (3,)
     again = SentimentModel.from_json(model.to_json())
     assert again.version == model.version and np.allclose(again.weights, model.weights, atol=1e-6)
     with pytest.raises(ValueError, match="labels"):

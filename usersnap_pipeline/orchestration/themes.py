@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..themes import MIN_DATA_POINTS
-from ..themes.trends import movers, rise_kind
+from ..themes.trends import ALL_PROJECTS, movers, why
 from ..warehouse.queries import has_theme_model
 from ..warehouse import schema
 from .metadata import preview_table, table_metadata
@@ -57,6 +57,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeE
             "dagster/row_count": report.data_points,
             "encoder": report.encoder,
             "embedded_now": report.embedded,
+            "boilerplate_learned": report.boilerplate,
             "too_unclear_to_embed": report.unclear,
             "removed_now": report.removed,
         })
@@ -156,6 +157,7 @@ def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeE
             "dagster/row_count": len(rows),
             "rising_last_week": dg.MetadataValue.json(moving["rising"]),
             "falling_last_week": dg.MetadataValue.json(moving["falling"]),
+            "projects": len({row.project_id for row in rows} - {ALL_PROJECTS}),
         })
 
     @dg.asset(key=names.asset("theme_report"), deps=[theme_trends], **common, kinds={"python", "html"},
@@ -175,6 +177,8 @@ def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeE
             "report": dg.MetadataValue.path(str(report.html_path.resolve())),
             "data_points_csv": dg.MetadataValue.path(str(report.csv_path.resolve())),
             "projects": len(report.scopes) - 1,
+            # links to Usersnap that were not https (http on loopback): shown as text, never as a link
+            "links_dropped": report.links_dropped,
         })
 
     alerts_key = names.asset("theme_alerts")
@@ -182,7 +186,8 @@ def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeE
     @dg.asset(key=alerts_key, deps=[theme_trends], **common, kinds={"python", "sql", "slack"},
               metadata=table_metadata(schema.theme_alerts),
               check_specs=[dg.AssetCheckSpec(RISING_CHECK, asset=alerts_key, description=(
-                  "Warns while a theme is rising (this week so far, or last week), with its numbers."))],
+                  "Warns while a theme is rising, new or spiking (this week so far, or last week; all projects or "
+                  "one), with the numbers behind the verdict."))],
               description="An alert for each theme rising this week or last (or new with enough volume), at most one "
                           "per theme and week, sent to the Slack-compatible incoming webhook in "
                           "USERSNAP_ALERT_WEBHOOK_URL when it is set: label, counts, change, two masked quotes "
@@ -198,20 +203,21 @@ def build_theme_assets(report_dir: Path, names: AccountNames, *, encoder: ThemeE
             report = steps.deliver(store, None if url is None else partial(post_message, url), report, now=now)
         if report.failure:
             context.log.warning(f"{report.pending} alert(s) not delivered yet, retried by the next run: {report.failure}")
-        rising = [{"theme": label, "kind": rise_kind(row),
-                   "week": row.period_start.isoformat() + ("" if row.complete else " (so far)"),
+        rising = [{"theme": label, "kind": row.direction,
+                   "project": report.project_names.get(row.project_id, row.project_id) or "all projects",
+                   "why": why(row), "week": row.period_start.isoformat() + ("" if row.complete else " (so far)"),
                    "data points": row.data_points, "previous week": row.previous_data_points, "change": row.change,
                    "share": f"{row.share:.1%}", "sentiment": "" if row.sentiment is None else f"{row.sentiment:+.2f}"}
                   for row, label in report.rising]
-        table = preview_table(rising, ("theme", "kind", "week", "data points", "previous week", "change", "share",
-                                       "sentiment"))
+        table = preview_table(rising, ("theme", "kind", "project", "why", "week", "data points", "previous week",
+                                       "change", "share", "sentiment"))
         delivery = {"raised_now": len(report.raised), "delivered_now": report.delivered,
                     "pending_delivery": report.pending,
                     "webhook": "configured" if url else "not configured (USERSNAP_ALERT_WEBHOOK_URL)"}
         check = dg.AssetCheckResult(
             check_name=RISING_CHECK, passed=not rising, severity=dg.AssetCheckSeverity.WARN,
-            description=("Rising: " + "; ".join(f"{r['theme']} {r['data points']} vs {r['previous week']} "
-                                                f"({r['change']:+d})" for r in rising)) if rising else "No theme is rising.",
+            description=("Rising: " + "; ".join(f"{r['theme']} ({r['kind']}, {r['project']}): {r['why']}"
+                                                for r in rising)) if rising else "No theme is rising.",
             metadata={"rising_themes": table, **delivery})
         return dg.MaterializeResult(
             metadata={"dagster/row_count": report.alerts, "rising_themes": table, **delivery,

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display here, and none in a Dagster run
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..themes.trends import TrendRow  # noqa: E402
+from ..themes.trends import ALL_PROJECTS, UP, TrendRow  # noqa: E402
 
 MAX_LINES = 8  # more lines than this is unreadable; the table lists every theme
 
@@ -18,7 +18,7 @@ MAX_LINES = 8  # more lines than this is unreadable; the table lists every theme
 def trend_chart_png(labels: dict[str, str], rows: Sequence[TrendRow], *, title: str = "Themes over time") -> bytes:
     """A line per theme (the largest first, at most MAX_LINES) of its weekly share of feedback;
     unfinished weeks are dashed, rising and falling themes marked in the legend."""
-    weekly = [row for row in rows if row.granularity == "week"]
+    weekly = [row for row in rows if row.granularity == "week" and row.project_id == ALL_PROJECTS]
     figure, axes = plt.subplots(figsize=(9, 4.5), dpi=100)
     try:
         for theme_id in list(labels)[:MAX_LINES]:
@@ -27,7 +27,7 @@ def trend_chart_png(labels: dict[str, str], rows: Sequence[TrendRow], *, title: 
                 continue
             complete = [r for r in series if r.complete]
             latest = complete[-1].direction if complete else "steady"
-            marker = {"rising": " ▲", "falling": " ▼"}.get(latest, "")
+            marker = " ▲" if latest in UP else " ▼" if latest == "falling" else ""
             line, = axes.plot([r.period_start for r in complete], [100 * r.share for r in complete],
                               marker="o", markersize=3, label=labels[theme_id] + marker)
             tail = series[len(complete) - 1:] if complete else series

@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..themes.alerts import ALERT_QUOTES, GRANULARITY, Alert, message, rising_now
+from ..themes.alerts import ALERT_QUOTES, GRANULARITY, Alert, alerts_due, message
 from ..themes.clean import prose
 from ..themes.describe import Quote, shorten
-from ..themes.trends import PERIODS, TrendRow
+from ..themes.trends import ALL_PROJECTS, PERIODS, TrendRow
+from ..transform.links import safe_link
 from ..transform.redact import redact
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
@@ -34,40 +35,47 @@ MAX_AGE = timedelta(days=14)
 
 @dataclass
 class AlertsReport:
-    rising: list[tuple[TrendRow, str]] = field(default_factory=list)  # (trend, label): rising now
+    rising: list[tuple[TrendRow, str]] = field(default_factory=list)  # (verdict, label): rising now, each scope
     raised: list[str] = field(default_factory=list)  # labels of the alerts raised by this run
     delivered: int = 0
     pending: int = 0  # raised, not delivered, still young enough to send
     failure: str | None = None  # why the last delivery failed (never the URL)
     alerts: int = 0  # rows of theme_alerts
+    project_names: dict[str, str] = field(default_factory=dict)
 
 
 def raise_alerts(warehouse: Warehouse, *, now: datetime) -> AlertsReport:
-    """Record an alert for every theme rising now that has none for that week yet."""
+    """Record an alert for every theme flagged rising, new or spiking now (all projects, or one) that has
+    none for that week yet: theme_trends' verdicts, as the report shows them."""
     labels = {theme.theme_id: theme.label for theme in read_themes(warehouse)}
-    rising = [row for row in rising_now(read_trends(warehouse)) if row.theme_id in labels]
+    names = {row.project_id: row.name or row.project_id
+             for row in warehouse.fetch(sa.select(s.projects.c.project_id, s.projects.c.name))}
+    due = [(row, projects) for row, projects in alerts_due(read_trends(warehouse)) if row.theme_id in labels]
     ta = s.theme_alerts.c
     existing = {(row.theme_id, read_date(row.period_start))
                 for row in warehouse.fetch(sa.select(ta.theme_id, ta.period_start).where(ta.granularity == GRANULARITY))}
-    new = [Alert(row, labels[row.theme_id], _quotes(warehouse, row)) for row in rising
+    new = [Alert(row, labels[row.theme_id], _quotes(warehouse, row), projects) for row, projects in due
            if (row.theme_id, row.period_start) not in existing]
     warehouse.insert_missing(s.theme_alerts, [
         {"theme_id": alert.trend.theme_id, "granularity": GRANULARITY, "period_start": alert.trend.period_start,
          "kind": alert.kind, "label": alert.label, "data_points": alert.trend.data_points,
          "previous_data_points": alert.trend.previous_data_points,
-         "message_json": json.dumps(message(alert), ensure_ascii=False), "raised_at": now, "attempts": 0}
+         "message_json": json.dumps(message(alert, names), ensure_ascii=False), "raised_at": now, "attempts": 0}
         for alert in new])
-    return AlertsReport(rising=[(row, labels[row.theme_id]) for row in rising], raised=[alert.label for alert in new])
+    rising = [(verdict, labels[lead.theme_id]) for lead, projects in due
+              for verdict in dict.fromkeys([lead, *projects])]
+    return AlertsReport(rising=rising, raised=[alert.label for alert in new], project_names=names)
 
 
 def _quotes(warehouse: Warehouse, trend: TrendRow) -> list[Quote]:
-    """The theme's data points of that period closest to it, masked, no two alike."""
+    """The theme's data points of that period (and project) closest to it, masked, no two alike."""
     dpt, dp = s.data_point_themes.c, s.data_points.c
     end = trend.period_start + timedelta(days=PERIODS[trend.granularity])
+    scope = [] if trend.project_id == ALL_PROJECTS else [dp.project_id == trend.project_id]
     members = warehouse.fetch(
         sa.select(dp.feedback_id, dp.text, dp.source_url, dp.created_at)
         .select_from(s.data_point_themes.join(s.data_points, dp.feedback_id == dpt.feedback_id))
-        .where(dpt.theme_id == trend.theme_id, dpt.rank == 1, FEEDBACK)
+        .where(dpt.theme_id == trend.theme_id, dpt.rank == 1, FEEDBACK, *scope)
         .order_by(dpt.score.desc(), dp.feedback_id))
     quotes, seen = [], set()
     for row in members:
@@ -76,7 +84,7 @@ def _quotes(warehouse: Warehouse, trend: TrendRow) -> list[Quote]:
         text = shorten(redact(prose(row.text or "")))
         if text and text.casefold() not in seen:
             seen.add(text.casefold())
-            quotes.append(Quote(row.feedback_id, text, row.source_url))
+            quotes.append(Quote(row.feedback_id, text, safe_link(row.source_url)))
             if len(quotes) == ALERT_QUOTES:
                 break
     return quotes

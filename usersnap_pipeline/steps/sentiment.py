@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..themes.encoder import MINILM, holds_minilm, minilm_view
 from ..themes.sentiment import SentimentModel, rating_score
 from ..warehouse import Warehouse
 from ..warehouse import schema as s
@@ -27,9 +28,10 @@ class SentimentReport:
 def score(warehouse: Warehouse, model: SentimentModel, *, encoder_key: str, encoder_model: str) -> SentimentReport:
     """Score every data point whose embedded text or rating changed, or that an older model scored;
     drop the scores of data points that are gone. The text is read only through embeddings of the
-    encoder the weights were trained on; with another encoder, ratings alone decide."""
+    encoder the weights were trained on (alone, or as part of the default encoder); with another encoder,
+    ratings alone decide."""
     dp, emb, snt = s.data_points.c, s.data_point_embeddings.c, s.data_point_sentiment.c
-    reads_text = encoder_model == model.encoder
+    reads_text = holds_minilm(encoder_model) and model.encoder == MINILM
     points = warehouse.fetch(
         sa.select(dp.feedback_id, dp.rating, dp.rating_scale, emb.encoder, emb.text_sha1)
         .select_from(s.data_points.outerjoin(s.data_point_embeddings, emb.feedback_id == dp.feedback_id))
@@ -49,8 +51,8 @@ def score(warehouse: Warehouse, model: SentimentModel, *, encoder_key: str, enco
         embedded = [row for row in warehouse.fetch_by_ids(sa.select(emb.feedback_id, emb.vector), emb.feedback_id,
                                                           [row.feedback_id for row in chunk])
                     if row.vector is not None] if reads_text else []
-        logits = dict(zip([row.feedback_id for row in embedded], model.logits(vectors_of(embedded)),
-                          strict=True)) if embedded else {}
+        logits = dict(zip([row.feedback_id for row in embedded],
+                          model.logits(minilm_view(encoder_model, vectors_of(embedded))), strict=True)) if embedded else {}
         rows = []
         for row in chunk:
             found = model.score(logits.get(row.feedback_id), rating_score(row.rating, row.rating_scale))

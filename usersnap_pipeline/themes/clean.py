@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..transform.redact import MASKS, redact
+from .boilerplate import strip_boilerplate
 
 # A line that is only a sign-off, a signature or a device footer ends the message's content.
 _SIGN_OFF = re.compile(
@@ -57,12 +58,13 @@ def prose(text: str) -> str:
     return "\n".join(said) if said else "\n".join(lines)
 
 
-def clean_for_themes(text: str) -> str:
-    """The text's prose with greetings, sign-offs, signatures, politeness, emoji, pasted repetition and
-    personal details (emails, phone, card and IBAN numbers, addresses) removed: a theme's label and
-    keyphrases are read from these texts, so no customer's address can name a theme."""
+def clean_for_themes(text: str, boilerplate: frozenset[str] = frozenset()) -> str:
+    """The text's prose with the learned ``boilerplate`` (boilerplate.py), greetings, sign-offs, signatures,
+    politeness, emoji, pasted repetition and personal details (emails, phone, card and IBAN numbers,
+    addresses) removed: a theme's label and keyphrases are read from these texts, so no customer's address
+    can name a theme."""
     lines = []
-    for line in _MASK.sub(" ", redact(prose(text))).splitlines():
+    for line in _MASK.sub(" ", redact(prose(strip_boilerplate(text, boilerplate)))).splitlines():
         if _SIGN_OFF.match(line):
             break  # what follows a sign-off is a signature: name, title, company
         lines.append(line)

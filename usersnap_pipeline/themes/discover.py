@@ -16,6 +16,7 @@ import numpy as np
 
 from . import MIN_DATA_POINTS
 from .describe import describe_themes
+from .languages import LanguageCentring
 from .model import MIN_SCORE, Theme, ThemeModel
 
 THEME_COUNTS = range(6, 25)  # fewer is too coarse to act on; more than two dozen is more than a team reads
@@ -34,14 +35,20 @@ class NotEnoughFeedback(ValueError):
 
 def discover_themes(keys: Sequence[str], texts: Sequence[str], embeddings: np.ndarray, *, version: str,
                     encoder: str, embed: Callable[[Sequence[str]], np.ndarray] | None = None, seed: int = 0,
-                    previous: ThemeModel | None = None,
-                    min_data_points: int = MIN_DATA_POINTS) -> tuple[ThemeModel, dict[int, float]]:
+                    previous: ThemeModel | None = None, min_data_points: int = MIN_DATA_POINTS,
+                    languages: Sequence[str | None] | None = None,
+                    parts: Sequence[tuple[int, int]] | None = None) -> tuple[ThemeModel, dict[int, float]]:
     """The themes of the data points (``keys``, their cleaned ``texts`` and unit ``embeddings``), and
     the silhouette of each number of themes that was tried. ``embed`` (the encoder's) lets labels be
-    chosen by meaning. Themes that match one of ``previous``'s (same encoder) keep its id, so a
-    re-discovery does not rename what a team already knows."""
+    chosen by meaning. With ``languages`` (each text's), vectors are centred per language first
+    (languages.py; ``parts``: the encoders' column ranges). Themes that match one of ``previous``'s (same
+    encoder) keep its id, so a re-discovery does not rename what a team already knows."""
     if len(keys) < min_data_points:
         raise NotEnoughFeedback(len(keys), min_data_points)
+    centring = None
+    if languages is not None:
+        centring = LanguageCentring.fit(embeddings, languages, parts or [(0, embeddings.shape[1])])
+        embeddings = centring.apply(embeddings, languages)
     order = sorted(range(len(keys)), key=lambda i: (texts[i], keys[i]))
     vectors = np.ascontiguousarray(embeddings[order], dtype=np.float32)
     ordered_texts = [texts[i] for i in order]
@@ -57,7 +64,7 @@ def discover_themes(keys: Sequence[str], texts: Sequence[str], embeddings: np.nd
     described = describe_themes(groups, centroids, embed)
     themes = [Theme("", label, keywords, centroid) for (label, keywords), centroid in zip(described, centroids, strict=True)]
     themes = _with_stable_ids(themes, previous if previous is not None and previous.encoder == encoder else None)
-    return ThemeModel(version, encoder, tuple(themes)), scores
+    return ThemeModel(version, encoder, tuple(themes), centring), scores
 
 
 def _score_theme_counts(vectors: np.ndarray, seed: int) -> dict[int, float]:

@@ -12,6 +12,7 @@ from . import schema
 
 
 def to_current_schema(conn: sa.Connection) -> None:
+    _rebuilt_derived_tables(conn)
     schema.metadata.create_all(conn)
     _thread_into_fields(conn)
     _added_columns(conn)
@@ -22,10 +23,21 @@ def to_current_schema(conn: sa.Connection) -> None:
 ADDED_COLUMNS = (
     (schema.raw_feedback, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
     (schema.data_points, "deleted_at", "2026-11: an item gone from Usersnap is kept with deleted_at set"),
-    (schema.theme_trends, "negative", "2026-12: sentiment per theme and period"),
-    (schema.theme_trends, "positive", "2026-12: sentiment per theme and period"),
-    (schema.theme_trends, "sentiment", "2026-12: sentiment per theme and period"),
+    (schema.data_point_embeddings, "language", "2026-12: themes centre each language's embeddings"),
 )
+# Tables recomputed whole by every run of their asset, whose key changed: dropped when their key lacks the
+# column (and made anew by create_all), nothing lost. (table, column, since when and why).
+REKEYED_DERIVED_TABLES = (
+    (schema.theme_trends, "project_id", "2026-12: trends per project as well as overall, with their verdicts"),
+)
+
+
+def _rebuilt_derived_tables(conn: sa.Connection) -> None:
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    for table, name, _ in REKEYED_DERIVED_TABLES:
+        if table.name in existing and name not in {column["name"] for column in inspector.get_columns(table.name)}:
+            conn.execute(sa.text(f'DROP TABLE "{table.name}"'))
 
 
 def _added_columns(conn: sa.Connection) -> None:

@@ -151,9 +151,12 @@ data_point_embeddings = sa.Table(
     "data_point_embeddings", metadata,
     sa.Column("feedback_id", sa.Text, primary_key=True),
     sa.Column("encoder", sa.Text, nullable=False, comment="the model and cleaning version that made the vector"),
-    sa.Column("text_sha1", sa.Text, nullable=False, comment="of data_points.text: an edit of the text re-embeds it"),
+    sa.Column("text_sha1", sa.Text, nullable=False, comment="of data_points.text and the boilerplate learned in it: "
+                                                             "an edit of either re-embeds it"),
     sa.Column("vector", sa.LargeBinary, comment="float16, unit length; NULL when too little is left to embed "
                                                 "(the data point is 'Other / unclear')"),
+    sa.Column("language", sa.Text, comment="of the cleaned text (ISO 639-1; NULL when too short to tell): themes "
+                                           "centre each language's vectors"),
     comment="Each data point's text embedding, cached: themes discover and assign over these, and only new or "
             "edited texts are embedded again.",
 )
@@ -226,12 +229,19 @@ theme_trends = sa.Table(
     sa.Column("previous_data_points", sa.Integer, nullable=False),
     sa.Column("change", sa.Integer, nullable=False),
     sa.Column("complete", sa.Boolean, nullable=False),
-    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("direction", sa.Text, comment="weeks: rising, falling, new, spike, steady, in progress; days: NULL"),
     sa.Column("negative", sa.Integer, comment="data points of the period with negative sentiment"),
     sa.Column("positive", sa.Integer, comment="data points of the period with positive sentiment"),
     sa.Column("sentiment", sa.Float, comment="their mean sentiment score, -1 … 1; NULL when none is scored"),
-    comment="Data points per theme per day and week, share of all feedback, change vs the previous period, "
-            "rising/falling flags (an unfinished period can already be rising), sentiment.",
+    # in TrendRow's order: rows are written as its tuples
+    sa.Column("project_id", sa.Text, primary_key=True, comment="the project counted; '' = all projects"),
+    sa.Column("share_from", sa.Float, comment="the verdict's share before: fitted at the window's start, or the "
+                                               "baseline weeks'"),
+    sa.Column("share_to", sa.Float, comment="the verdict's share now: fitted at the window's end, or the week's"),
+    sa.Column("weeks", sa.Integer, comment="the weeks the verdict was judged over, this one included"),
+    sa.Column("p_value", sa.Float, comment="adjusted across the week's themes (Benjamini-Hochberg); NULL: not judged"),
+    comment="Data points per theme per day and week, overall and per project, share of all feedback, sentiment, "
+            "and each week's verdict (rising, falling, new, spike) with its numbers.",
 )
 
 theme_alerts = sa.Table(
@@ -239,7 +249,7 @@ theme_alerts = sa.Table(
     sa.Column("theme_id", sa.Text, primary_key=True),
     sa.Column("granularity", sa.Text, primary_key=True),
     sa.Column("period_start", sa.Date, primary_key=True),
-    sa.Column("kind", sa.Text, nullable=False, comment="rising, or new (none the period before)"),
+    sa.Column("kind", sa.Text, nullable=False, comment="rising, new or spike: the verdict that raised it"),
     sa.Column("label", sa.Text, nullable=False),
     sa.Column("data_points", sa.Integer, nullable=False, comment="in the period when the alert was raised"),
     sa.Column("previous_data_points", sa.Integer, nullable=False),
