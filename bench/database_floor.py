@@ -1,9 +1,10 @@
 """A floor for any importer writing the pipeline's tables: PostgreSQL's own work for the rows alone.
 
-Loads the rows the pipeline wrote (dumped by bench/import_speed.py as COPY text, a file per table and
-part) into empty tables of the same schema, one COPY per file, ``--connections`` connections at once
-(the pipeline's fetch concurrency), each its own transaction. No fetching, no parsing, no Python per row:
-what is left is the database's parsing, index maintenance and WAL for the same rows.
+Loads the rows the pipeline wrote (dumped by bench/import_speed.py in binary COPY form, the pipeline's own,
+a file per table and part) into empty tables of the same schema, one COPY per file, ``--connections``
+connections at once (the pipeline's fetch concurrency), each its own transaction. No fetching, no parsing,
+no Python per row: what is left is the database's reading of the values, index maintenance and WAL for the
+same rows.
 
     python bench/database_floor.py --dump DIR --postgres postgresql://postgres@127.0.0.1:5432/db --connections 4
 """
@@ -14,18 +15,19 @@ import argparse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 
 def load(url: str, files: list[Path]) -> int:
     """COPY each file into the table its name says (``<table>.<part>.copy``), in one transaction."""
     rows = 0
-    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
         for path in files:
-            with path.open("rb") as data:
-                cursor.copy_expert(f"COPY {path.name.split('.')[0]} FROM STDIN", data)
+            table = path.name.split(".")[0]
+            with path.open("rb") as data, cursor.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
+                while block := data.read(1 << 20):
+                    copy.write(block)
             rows += cursor.rowcount
-    conn.close()
     return rows
 
 

@@ -41,7 +41,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import sqlalchemy as sa
 
 from usersnap_pipeline.warehouse import Warehouse
@@ -181,23 +181,21 @@ def pipeline_env(base_env: dict, home: Path, url: str, first, warehouse: str, co
 
 
 def dump_tables(url: str, folder: Path, parts: int) -> Path:
-    """The pipeline's partitioned tables as COPY text, each cut into ``parts`` files of whole rows."""
+    """The pipeline's partitioned tables in binary COPY form, the form the pipeline loads them in, each cut
+    into ``parts`` files of whole rows (in storage order, each row in one)."""
     folder.mkdir()
-    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
         for table in [*PARTITIONED_TABLES, partition_state]:
-            whole = folder / f"{table.name}.copy"
-            with whole.open("wb") as sink:
-                cursor.copy_expert(f"COPY {table.name} TO STDOUT", sink)
-            with whole.open("rb") as rows:
-                size = -(-sum(1 for _ in rows) // parts)
-            # Streamed, not held: this process's size is what the contenders started after it inherit as
-            # their first peak RSS.
-            with whole.open("rb") as rows:
-                for part in range(parts):
-                    with (folder / f"{table.name}.{part}.copy").open("wb") as sink:
-                        sink.writelines(itertools.islice(rows, size))
-            whole.unlink()
-    conn.close()
+            columns = ", ".join(f'"{name}"' for name in table.columns.keys())
+            for part in range(parts):
+                # Streamed, not held: this process's size is what the contenders started after it inherit as
+                # their first peak RSS.
+                with (folder / f"{table.name}.{part}.copy").open("wb") as sink, cursor.copy(
+                        f"COPY (SELECT {columns} FROM (SELECT *, ntile({parts}) OVER (ORDER BY ctid) AS part "
+                        f"FROM {table.name}) numbered WHERE part = {part + 1}) "
+                        "TO STDOUT (FORMAT BINARY)") as copy:
+                    for block in copy:
+                        sink.write(block)
     return folder
 
 
@@ -298,7 +296,14 @@ def measure(case: str, items: int, projects: int, days: int, latency_ms: float, 
                              # what no import design removes: Dagster's run of nothing, then the database's
                              # load of the same rows (fetching and normalizing taken as free)
                              "floors_vs_raw_wall": round((results["dagster_floor"]["wall_s"]
-                                                          + results["database_floor"]["wall_s"]) / raw, 2)}
+                                                          + results["database_floor"]["wall_s"]) / raw, 2),
+                             # the run beyond Dagster's own run of the same days with nothing to import
+                             "pipeline_pg_minus_dagster_floor_wall_s":
+                                 round(pg - results["dagster_floor"]["wall_s"], 2),
+                             # the pipeline process's CPU beyond Dagster's own (the floor's process): the import's
+                             "import_cpu_us_per_item": round((results["pipeline_postgres"]["cpu_s"]["own"]
+                                                              - results["dagster_floor"]["cpu_s"]["own"])
+                                                             / items * 1e6)}
     return results
 
 
@@ -314,14 +319,16 @@ def table(rows: list[dict]) -> str:
                          f"{e.get('data_points', '')} | {e['cpu_s']['own']} | {e['cpu_s']['emulator']} | "
                          f"{e['cpu_s']['rest']} |")
     lines += ["", "| case | latency | pipeline(PG) / raw wall | import step / raw wall | dlt / pipeline(PG) wall "
-              "| pipeline items/s ÷ raw | pipeline requests / bound (pages) | floors / raw wall |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| pipeline items/s ÷ raw | pipeline requests / bound (pages) | floors / raw wall "
+              "| pipeline − Dagster floor, s | import CPU µs/item |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in [r for r in rows if "ratios" in r]:
         q = r["ratios"]
         lines.append(f"| {r['case']} | {r['latency_ms']:g} ms | {q['pipeline_pg_vs_raw_wall']} | "
                      f"{q['pipeline_pg_import_step_vs_raw_wall']} | {q['dlt_vs_pipeline_pg_wall']} | "
                      f"{q['pipeline_pg_vs_raw_items_per_s']} | {r['pipeline_postgres']['requests']:,} / "
-                     f"{r['request_bound']:,} ({r['pages']:,}) | {q['floors_vs_raw_wall']} |")
+                     f"{r['request_bound']:,} ({r['pages']:,}) | {q['floors_vs_raw_wall']} | "
+                     f"{q['pipeline_pg_minus_dagster_floor_wall_s']} | {q['import_cpu_us_per_item']} |")
     return "\n".join(lines)
 
 

@@ -74,7 +74,7 @@ def project_id(emulator) -> str:
 
 # -- PostgreSQL: a throwaway database per test session ---------------------------------------
 
-PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +145,7 @@ def deployed_dagster_home(home: Path, database: str) -> dict[str, str]:
 def reset_postgres(url: str) -> None:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
         # the default schema, and the schemas of the accounts other tests imported (tests/pipeline/test_accounts.py)
         accounts = conn.execute(sa.text(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -35,8 +37,7 @@ def test_checks_pass_on_a_clean_import_and_fail_with_numbers_after_deletes(pipel
         points = schema.data_points
         with pipeline.warehouse.engine.begin() as conn:
             ids = conn.execute(sa.select(points.c.feedback_id).where(
-                points.c.project_id == project_id, points.c.partition_date == sa.func.date(day)
-                if pipeline.warehouse.dialect == "sqlite" else points.c.partition_date == day).limit(3)).scalars().all()
+                points.c.project_id == project_id, points.c.partition_date == date.fromisoformat(day)).limit(3)).scalars().all()
             assert len(ids) == 3
             conn.execute(points.delete().where(points.c.feedback_id.in_(ids)))
 

@@ -59,7 +59,7 @@ def test_cli_range_backfill_is_one_run_on_dagster_postgres(pipeline_emulator, po
         warehouse.dispose()
     # The run was recorded in Dagster's own Postgres database, as one run for the whole range, and
     # every day of both assets is materialized there (batched event writes, as ./dev sets them).
-    engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dagster_db}")
+    engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{dagster_db}")
     try:
         with engine.connect() as conn:
             runs = conn.execute(sa.text("SELECT status FROM runs")).scalars().all()

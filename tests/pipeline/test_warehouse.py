@@ -4,7 +4,7 @@ import sqlite3
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import psycopg2
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -56,7 +56,7 @@ def test_replace_is_exact_and_text_survives_bulk_loading(warehouse):
 
 
 def test_every_column_type_and_awkward_text_survive_bulk_loading(warehouse):
-    """COPY text on PostgreSQL, executemany on SQLite: what is read back is exactly what was written."""
+    """Binary COPY on PostgreSQL, executemany on SQLite: what is read back is exactly what was written."""
     day = date(2026, 6, 1)
     awkward = ["tab\tand\nnewline\r\n", "carriage\rreturn", "back\\slash \\N \\t", "\\N", "", " ", "☃ ü 𝄞", "a\x01b"]
     points = [DataPoint(f"id-{index}", "p1", day, feedback_number=index, created_at=NOW + timedelta(microseconds=index),
@@ -134,7 +134,7 @@ def test_a_failed_write_leaves_the_previous_rows(warehouse):
     day = date(2026, 6, 1)
     _write(warehouse, "p1", day, [_raw("a", day)])
     # the bulk load runs on the driver's cursor, so the driver's own IntegrityError surfaces
-    with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
         # the same key twice violates the primary key half-way through the transaction
         _write(warehouse, "p1", day, [_raw("x", day), _raw("x", day)], version=NOW + timedelta(seconds=1))
     assert _ids(warehouse) == [("a", day)]
@@ -210,7 +210,7 @@ def test_raw_and_data_points_of_a_partition_are_written_together_or_not_at_all(w
     assert warehouse.replace_partition("p1", day, _with_data_points(day, "a"), version=NOW, feedback_ids=["a"])
     broken = _with_data_points(day, "b", "c")
     broken[schema.data_point_fields] = broken[schema.data_point_fields] * 2  # a duplicate key mid-write
-    with pytest.raises((sqlite3.IntegrityError, psycopg2.IntegrityError)):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
         warehouse.replace_partition("p1", day, broken, version=NOW + timedelta(seconds=1), feedback_ids=["b", "c"])
     assert _where(warehouse, schema.raw_feedback) == [("a", day)]
     assert _where(warehouse, schema.data_points) == [("a", day)]
@@ -354,6 +354,34 @@ def test_postgres_loads_each_page_before_the_next_is_fetched(postgres_url):
 
 
 @pytest.mark.postgres
+def test_a_connection_lost_in_the_copy_itself_is_retried_and_the_day_lands_whole(postgres_url, monkeypatch):
+    """The bulk load runs on psycopg's own cursor, outside SQLAlchemy's wrapping of errors: a connection lost
+    there raises the driver's own error, which must be retried like any lost connection."""
+    reset_postgres(postgres_url)
+    warehouse = Warehouse(postgres_url, retry_seconds=30)
+    warehouse.ensure_schema()
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    load, cut = Warehouse._bulk_insert, []
+
+    def cut_then_load(self, conn, table, rows):
+        if not cut:  # the first load only: its connection's server process is ended just before the COPY
+            cut.append(conn.connection.driver_connection.info.backend_pid)
+            with admin.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": cut[0]})
+        return load(self, conn, table, rows)
+
+    monkeypatch.setattr(Warehouse, "_bulk_insert", cut_then_load)
+    day = date(2026, 6, 1)
+    try:
+        _write(warehouse, "p1", day, [_raw("a", day), _raw("b", day)])
+        assert cut
+        assert _ids(warehouse) == [("a", day), ("b", day)]
+        assert warehouse.partition_version("p1", day) == NOW
+    finally:
+        admin.dispose()
+        warehouse.dispose()
+
+
 def test_statistics_are_refreshed_after_a_large_write_only(postgres_url):
     reset_postgres(postgres_url)  # no counters left by other tests
     warehouse = Warehouse(postgres_url)

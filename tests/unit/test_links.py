@@ -1,8 +1,10 @@
 """Which URLs from an item may become a link: https (http on loopback), nothing else."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from usersnap_pipeline.transform.links import safe_link
+from usersnap_pipeline.transform.links import _split_and_checked, safe_link
 
 
 @pytest.mark.parametrize("url", [
@@ -37,3 +39,19 @@ def test_https_and_loopback_http_links_are_kept(url):
 ])
 def test_every_other_link_is_refused(url):
     assert safe_link(url) is None
+
+
+_SCHEMES = st.sampled_from(["https://", "http://", "HTTPS://", "javascript:", "//", ""])
+_URL_PIECES = st.sampled_from(["@", ":", ":443", "[", "]", "/", "?", "#", "\\", " ", "\t", "\n", "\x7f", "\x00", "é",
+                               ".", "-", "a", "Z", "0", "host", "127.0.0.1", "localhost", "%2F", "::1"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.tuples(_SCHEMES, st.lists(_URL_PIECES, max_size=8).map("".join)).map("".join)
+       | st.tuples(st.just("https://"),
+                   st.text(st.sampled_from("aZ0.-:/?#@[]\\ \t\x7f\x00é%"), max_size=12)).map("".join)
+       | st.text(max_size=30))
+def test_the_fast_path_for_plain_https_links_decides_as_the_rule_does(url):
+    # Links that look like the API's are kept without splitting them; any URL must get the same answer
+    # as the rule applied to urllib's split.
+    assert safe_link(url) == _split_and_checked(url)

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from usersnap_pipeline.transform.normalize import RejectedItem, normalize_item
+from usersnap_pipeline.transform.normalize import (
+    _NOT_COMPARED,
+    RejectedItem,
+    _starts,
+    _without_repeated_starts,
+    normalize_item,
+)
 
 json_scalars = st.none() | st.booleans() | st.integers(-10**12, 10**12) | \
     st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
@@ -75,3 +81,20 @@ def test_an_item_with_an_id_and_a_date_is_never_rejected_on_its_day_and_always_o
     for elsewhere in (day - timedelta(days=1), day + timedelta(days=400)):
         with pytest.raises(RejectedItem, match="not on the day the API listed it under"):
             normalize_item(item, project_id="p", partition_date=elsewhere)
+
+
+_THREAD_PIECES = st.sampled_from(["Login broken", "login", " ", ", ", "…", ".", "\n", "ß", "SS", "x", "é", "-"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.lists(_THREAD_PIECES, max_size=6).map("".join), min_size=2, max_size=4),
+       st.integers(0, 3), st.integers(0, 400), st.sampled_from([" ", "x", ", ", "ß"]))
+def test_the_longest_text_compared_by_its_start_drops_the_same_texts(texts, longest, repeat, filler):
+    # The longest text's comparison key is taken from its start only when that decides every comparison:
+    # the thread must be the one that full keys give, however long the text and whatever ends it.
+    texts[longest % len(texts)] += filler * repeat + "end"
+    keys = [_NOT_COMPARED.sub(" ", text.casefold()).strip() for text in texts]
+    expected = [text for index, (text, key) in enumerate(zip(texts, keys))
+                if not key or not any(_starts(other, key) and (len(other) > len(key) or other_index < index)
+                                      for other_index, other in enumerate(keys) if other_index != index)]
+    assert _without_repeated_starts(texts) == expected

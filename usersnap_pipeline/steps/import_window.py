@@ -184,16 +184,16 @@ def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: d
         texts = page.item_texts or [None] * len(page.items)
         for item, text in zip(page.items, texts, strict=True):
             row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
-            created = row.created_at.astimezone(timezone.utc).date() if row.created_at is not None else None
+            created = row.created_at.date() if row.created_at is not None else None  # parsed as UTC
             if created is not None and crawl.first <= created < stop:
                 if created < handed_before:
                     crawl.late.add(created)
                     continue
                 day = max(day, created)
-                row = row._replace(partition_date=created)
-            report = days.setdefault(row.partition_date, ImportReport())
+                if created != row.partition_date:
+                    row = row._replace(partition_date=created)
             if row.feedback_id in seen:
-                report.add_duplicate(project_id)
+                days.setdefault(row.partition_date, ImportReport()).add_duplicate(project_id)
                 continue
             seen.add(row.feedback_id)
             rows, items = held.setdefault(row.partition_date, ([], []))

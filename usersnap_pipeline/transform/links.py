@@ -8,7 +8,13 @@ follows too: ``javascript:``, ``data:``, ``file:`` and the rest are never render
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
+
+# An https URL whose host is letters, digits, dots and dashes, with printable ASCII after it: what links
+# from the API look like, and what the rule below keeps, decided without splitting the URL (an import
+# checks two links an item; splitting them was a tenth of the normalizer's time).
+_PLAIN_HTTPS = re.compile(r"https://[A-Za-z0-9.\-]+(?::[0-9]*)?(?:[/?#][\x21-\x7e]*)?")
 
 
 def is_loopback(host: str) -> bool:
@@ -22,6 +28,13 @@ def is_loopback(host: str) -> bool:
 
 def safe_link(url: object) -> str | None:
     """``url`` when it is an https URL with a host (http on loopback); None for anything else."""
+    if type(url) is str and _PLAIN_HTTPS.fullmatch(url):
+        return url
+    return _split_and_checked(url)
+
+
+def _split_and_checked(url: object) -> str | None:
+    """The rule itself, on the URL's parts as urllib splits them."""
     if not isinstance(url, str) or not url or url != url.strip() or any(ord(c) < 0x21 or c == "\x7f" for c in url):
         return None  # whitespace or control characters: browsers drop them, and a scheme can hide behind them
     try:

@@ -102,9 +102,19 @@ def created_at_window(start: datetime, end: datetime, *, direction: str = "asc")
 
 
 _ANY_JSON = msgspec.json.Decoder()
-_PAGE_JSON = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ITEMS_JSON = msgspec.json.Decoder(list[msgspec.Raw])
 _ITEM_TEXTS = object()  # the key of a page's item texts in its data: never one of the API's own keys
+
+
+class _SentItems(msgspec.Struct):
+    feedbacks: list[msgspec.Raw]
+
+
+class _SentPage(msgspec.Struct):
+    """A page read for its items' JSON texts alone: every other field is skipped unread."""
+    data: _SentItems
+
+
+_SENT_PAGE = msgspec.json.Decoder(_SentPage)
 
 
 def _decode_json(content: bytes) -> Any:
@@ -122,20 +132,22 @@ def _decode_json(content: bytes) -> Any:
 
 def _decode_page(content: bytes) -> Any:
     """A page body as :func:`_decode_json` reads it, plus each item's JSON text as sent under
-    ``data[_ITEM_TEXTS]``: the raw layer stores that text, with no second encoding of the item."""
+    ``data[_ITEM_TEXTS]``: the raw layer stores that text, with no second encoding of the item.
+
+    Two passes of msgspec over the body, each in one call: the page as Python values, then the
+    items' texts with the rest skipped (cutting the page into pieces first and decoding each took a
+    third longer)."""
     try:
-        envelope = _PAGE_JSON.decode(content)
-        data = _PAGE_JSON.decode(envelope["data"])
-        sent = _ITEMS_JSON.decode(data["feedbacks"])
-        items = [_ANY_JSON.decode(item) for item in sent]
-        texts = [bytes(item).decode() for item in sent]
-        body = {key: _ANY_JSON.decode(value) for key, value in envelope.items() if key != "data"}
-        body["data"] = {key: _ANY_JSON.decode(value) for key, value in data.items() if key != "feedbacks"}
-    except (msgspec.DecodeError, KeyError):
-        return _decode_json(content)  # not a well-formed page: the generic path says what is wrong
+        body = _ANY_JSON.decode(content)
+        texts = [bytes(item).decode() for item in _SENT_PAGE.decode(content).data.feedbacks]
+    except msgspec.DecodeError:  # not a well-formed page (its ValidationError too): the generic path says what is wrong
+        return _decode_json(content)
     except RecursionError:
         return _decode_page_item_by_item(content)
-    body["data"].update({"feedbacks": items, _ITEM_TEXTS: texts})
+    data = body.get("data") if isinstance(body, dict) else None
+    items = data.get("feedbacks") if isinstance(data, dict) else None
+    if isinstance(items, list) and len(items) == len(texts):  # both read the last of repeated keys
+        data[_ITEM_TEXTS] = texts
     return body
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import json
 import logging
 import re
@@ -22,12 +21,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import migrate, schema
-from .copy_text import copy_data
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,8 @@ RETRY_SECONDS = 120.0
 _LONGEST_PAUSE = 5.0
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
-              "connection already closed", "ssl connection has been closed",
+              "the connection is closed", "the connection is lost", "ssl connection has been closed",
+              "connection timeout expired",
               # two partitions written at once, each removing an item that moved into the other
               "deadlock detected")
 NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -49,9 +48,10 @@ _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeou
 _COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
 
 # A connection lost mid-transaction surfaces as OperationalError, or as InterfaceError when the rollback
-# meets the dead connection; COPY runs on the driver's own cursor, whose errors SQLAlchemy does not wrap.
-_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg2.OperationalError,
-                      psycopg2.InterfaceError)
+# meets the dead connection; COPY runs on the driver's own cursor, whose errors SQLAlchemy does not wrap
+# (when psycopg's COPY loses its connection, the failed rollback's wrapped error is what arrives here).
+_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError,
+                      psycopg.InterfaceError)
 
 Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, and the feedback ids they are of
 
@@ -77,9 +77,10 @@ class Warehouse:
         self.retry_seconds = retry_seconds
         self._stopped = threading.Event()
         self.url = sa.make_url(url)
-        if self.url.drivername == "postgresql":
-            # psycopg2 ships with dagster-postgres; SQLAlchemy 2.1 would otherwise pick psycopg 3.
-            self.url = self.url.set(drivername="postgresql+psycopg2")
+        if self.url.get_backend_name() == "postgresql":
+            # psycopg 3 whatever driver the URL names: the bulk load uses its binary COPY (bench/README.md).
+            # Dagster's own storage (dagster-postgres) keeps psycopg2.
+            self.url = self.url.set(drivername="postgresql+psycopg")
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError("the warehouse must be SQLite or PostgreSQL")
@@ -518,12 +519,17 @@ class Warehouse:
         cursor = conn.connection.driver_connection.cursor()
         try:
             if self.dialect == "postgresql":
-                data = copy_data(table, rows)
                 quoted = ", ".join(f'"{c}"' for c in columns)
-                # One read of the whole buffer: psycopg2 reads 8 kB at a time by default, and each read
-                # waits for the GIL behind the other import threads (a convoy: most of the load time).
-                cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', io.BytesIO(data),
-                                   size=max(len(data), 8192))
+                # The import's tables go as binary COPY: psycopg's C dumpers write each value, and the
+                # server parses no text. Their rows are typed by transform's row types; other tables'
+                # rows, from steps this module does not know the types of, go as text the server reads.
+                binary = table in schema.PARTITIONED_TABLES
+                statement = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
+                with cursor.copy(statement) as copy:
+                    if binary:
+                        copy.set_types(_copy_types(table))
+                    for row in rows:
+                        copy.write_row(row)
             else:
                 marks = ", ".join("?" for _ in columns)
                 cursor.executemany(f'INSERT INTO "{table.name}" VALUES ({marks})',
@@ -802,6 +808,25 @@ def read_timestamp(value: datetime | str | None) -> datetime | None:
 def read_date(value: date | str) -> date:
     """A date column as read back: SQLite gives text."""
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# The import's column types, and PostgreSQL's names for them (BigInteger before Integer: it is one).
+_POSTGRES_TYPES = ((sa.Text, "text"), (sa.Boolean, "bool"), (sa.DateTime, "timestamptz"), (sa.Date, "date"),
+                   (sa.Float, "float8"), (sa.BigInteger, "int8"), (sa.Integer, "int4"))
+
+
+@functools.cache
+def _copy_types(table: sa.Table) -> list[str]:
+    """PostgreSQL's name of each column's type, for a binary COPY (which sends values in that type's own form)."""
+    def name(column: sa.Column) -> str:
+        kind = column.type
+        if isinstance(kind, sa.DateTime) and not kind.timezone:
+            raise TypeError(f"{table.name}.{column.name}: timestamps are stored with their time zone")
+        for sqlalchemy_type, postgres in _POSTGRES_TYPES:
+            if isinstance(kind, sqlalchemy_type):
+                return postgres
+        raise TypeError(f"no binary COPY form for column {table.name}.{column.name} of type {kind}")
+    return [name(column) for column in table.columns]
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
