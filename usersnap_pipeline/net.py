@@ -118,7 +118,10 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-class _DeadlineHTTPPool(HTTPConnectionPool):
+class _TellsTheAttempt:
+    """Mixed into a connection pool: the attempt in flight learns which connection it took, and forgets it
+    when the connection goes back to the pool."""
+
     def _get_conn(self, timeout=None):
         connection = super()._get_conn(timeout)
         attempt = getattr(_current, "attempt", None)
@@ -133,9 +136,12 @@ class _DeadlineHTTPPool(HTTPConnectionPool):
         super()._put_conn(conn)
 
 
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    _get_conn = _DeadlineHTTPPool._get_conn
-    _put_conn = _DeadlineHTTPPool._put_conn
+class _DeadlineHTTPPool(_TellsTheAttempt, HTTPConnectionPool):
+    pass
+
+
+class _DeadlineHTTPSPool(_TellsTheAttempt, HTTPSConnectionPool):
+    pass
 
 
 _POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}

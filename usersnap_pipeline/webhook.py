@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import requests
+import urllib3
 
 from .net import DeadlineSession
 from .transform.links import safe_link
@@ -39,8 +40,9 @@ def post_message(url: str, message: dict, *, attempts: int = ATTEMPTS, backoff: 
                     response.content  # noqa: B018 - the whole answer, under the deadline
                 if timing.expired:
                     raise requests.Timeout()
-            except requests.RequestException as exc:
-                # requests puts the URL in its messages: only the kind of failure is kept.
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                # requests puts the URL in its messages: only the kind of failure is kept. (A cut connection
+                # can surface as urllib3's or the socket's own error, not wrapped by requests.)
                 reason = (f"no whole answer within {deadline:g} s" if timing is not None and timing.expired
                           else f"{type(exc).__name__} (no answer from the webhook)")
             else:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.tls import self_signed, server_context
 from usersnap_pipeline.webhook import WebhookError, post_message
 
 SECRET = "T0001/B0002/plantedHookKey99"
@@ -17,7 +18,7 @@ SECRET = "T0001/B0002/plantedHookKey99"
 class _Receiver:
     """A local HTTP server; ``answer(handler)`` writes each POST's answer."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, tls=None):
         self.posts: list[bytes] = []
         posts = self.posts
 
@@ -31,7 +32,9 @@ class _Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/{SECRET}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.url = f"{'http' if tls is None else 'https'}://127.0.0.1:{self.server.server_address[1]}/services/{SECRET}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -43,8 +46,8 @@ class _Receiver:
 def receivers():
     made = []
 
-    def make(answer):
-        made.append(_Receiver(answer))
+    def make(answer, tls=None):
+        made.append(_Receiver(answer, tls))
         return made[-1]
     yield make
     for receiver in made:
@@ -98,3 +101,21 @@ def test_a_receiver_that_answers_is_posted_to_once(receivers):
     hook = receivers(_ok)
     post_message(hook.url, {"text": "Dark mode is rising"})
     assert len(hook.posts) == 1
+
+
+def test_an_https_receiver_gets_the_post(receivers, tmp_path, monkeypatch):
+    """Every real webhook is HTTPS: the deadline's connection pool must speak TLS."""
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    hook = receivers(_ok, tls=server_context(cert, key))
+    post_message(hook.url, {"text": "Dark mode is rising"})
+    assert hook.url.startswith("https://") and len(hook.posts) == 1
+
+
+def test_an_untrusted_https_receiver_is_a_failed_delivery_not_a_crash(receivers, tmp_path, monkeypatch):
+    cert, key = self_signed(tmp_path)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    hook = receivers(_ok, tls=server_context(cert, key))
+    with pytest.raises(WebhookError, match="SSLError") as failed:
+        post_message(hook.url, {"text": "x"}, attempts=2, backoff=0.01)
+    assert SECRET not in str(failed.value)

@@ -1,3 +1,4 @@
+import gzip
 import json
 import threading
 import time
@@ -130,3 +131,24 @@ def test_closing_the_client_wakes_a_call_waiting_out_a_retry_after(emulator, pro
         worker.join(timeout=10)
     assert not worker.is_alive() and time.monotonic() - started < 2
     assert [type(e).__name__ for e in outcome] == ["UsersnapCancelledError"]
+
+
+def test_a_redirect_is_a_protocol_error_that_names_it_and_is_not_followed(fake_api):
+    elsewhere = fake_api(b'{"status": true, "data": {"projects": []}}')
+    url = fake_api(b"", status=302, headers={"Location": elsewhere + "/projects"})
+    with UsersnapClient(url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, max_attempts=3) as usersnap:
+        with pytest.raises(UsersnapProtocolError, match="HTTP 302, a redirect: not followed") as failed:
+            usersnap.list_projects()
+        assert usersnap.stats.snapshot()["requests"] == 1
+    assert "truncated" not in str(failed.value)
+
+
+def test_an_answer_that_inflates_past_any_page_is_refused_unretried(fake_api):
+    """A gzip bomb: 80 kB on the wire, 80 MB once decompressed. The client stops reading at its cap."""
+    bomb = gzip.compress(b"0" * (80 * 1024 * 1024), compresslevel=9)
+    url = fake_api(bomb, headers={"Content-Encoding": "gzip"})
+    with UsersnapClient(url, DEFAULT_JWT_ID, DEFAULT_JWT_SECRET, max_attempts=3) as usersnap:
+        with pytest.raises(UsersnapProtocolError, match="more than 67,108,864 bytes once decompressed"):
+            usersnap.list_projects()
+        assert usersnap.stats.snapshot()["retries"] == 0
+

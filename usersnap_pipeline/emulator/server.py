@@ -10,12 +10,13 @@ import json
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
+import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-import uuid
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
@@ -59,7 +60,8 @@ class Emulator:
 
     def __init__(self, dataset: Dataset | None = None, *, jwt_id: str = DEFAULT_JWT_ID,
                  jwt_secret: str = DEFAULT_JWT_SECRET, host: str = "127.0.0.1", port: int = 0,
-                 faults: Faults | None = None, rest_api_enabled: bool = True, seed: int = 0):
+                 faults: Faults | None = None, rest_api_enabled: bool = True, seed: int = 0,
+                 tls: ssl.SSLContext | None = None):
         self.store = FeedbackStore(dataset or generate(), seed=seed)
         self.faults = FaultInjector(faults)
         self.jwt_id = jwt_id
@@ -74,12 +76,17 @@ class Emulator:
         self._counts_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
+        # Served over TLS with ``tls`` (a server context holding a certificate): the client's HTTPS path.
+        self._scheme = "http" if tls is None else "https"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)  # in the handler's thread
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PREFIX}"
+        return f"{self._scheme}://{host}:{port}{PREFIX}"
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

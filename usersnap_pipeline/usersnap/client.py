@@ -12,6 +12,7 @@ import math
 import os
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,9 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # A whole answer (connecting, headers, body) must arrive within this many seconds, else the attempt fails and
 # is retried like a 5xx: per-read timeouts alone let a peer trickling a byte at a time hold a run forever.
 RESPONSE_DEADLINE = 60.0
+# The most an answer may hold once decompressed: a page of 100 items is a few hundred kB, so anything near this
+# is not a page (a gzip bomb, a file served by mistake); it fails the call, unretried, before memory runs out.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 # A crawl reads at most the pages its window's item count needs, plus this slack (a page may repeat an item,
 # items may be added meanwhile); past that it counts again, and stops when the count does not explain more.
 PAGE_SLACK = 2
@@ -426,7 +430,7 @@ class UsersnapClient:
                         method, url, params=params, json=json_body, timeout=self.timeout, stream=True,
                         allow_redirects=False, headers={"Authorization": f"Bearer {self._minter.token()}"},
                     )
-                    content = _read_body(response)
+                    content = _read_body(response, call)
                 if timing.expired:  # the body ended when its connection was cut: whatever arrived is not it
                     raise requests.Timeout()
                 self.stats.add(requests=1)
@@ -439,6 +443,11 @@ class UsersnapClient:
                 self.stats.add(requests=1)
                 if self._closed.is_set():
                     raise UsersnapCancelledError("stopped: the client was closed", call=call) from None
+                untrusted = _certificate_refusal(exc)
+                if untrusted is not None:  # retrying cannot change a certificate
+                    raise UsersnapUnavailableError(
+                        f"the API's TLS certificate is not trusted ({untrusted}): not retried; behind a proxy "
+                        "that re-signs TLS, set REQUESTS_CA_BUNDLE to its CA bundle", call=call) from None
                 reason = (f"no whole answer within {self.deadline:g} s" if timing is not None and timing.expired
                           else f"connection error ({type(exc).__name__})")
             else:
@@ -457,6 +466,10 @@ class UsersnapClient:
                     retry_after = 0.0
                 elif response.status_code >= 400:
                     raise _typed_error(call, response, content, clock_offset=_clock_offset(response))
+                elif response.status_code >= 300:
+                    raise UsersnapProtocolError(
+                        f"the API answered HTTP {response.status_code}, a redirect: not followed (a token is "
+                        "never sent elsewhere); check USERSNAP_API_URL", call=call, status=response.status_code)
                 else:
                     try:
                         body = decode(content)
@@ -619,20 +632,43 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else math.inf
 
 
-def _read_body(response: requests.Response) -> bytes:
+def _read_body(response: requests.Response, call: str) -> bytes:
     """The whole body in one read, then the connection goes back to the pool.
 
     requests reads a body 10 kB at a time, and a thread that waits on a socket gets the GIL back
     only at the next switch (every 5 ms) while other import threads normalize: measured, a 240 kB
     page went from 4.5 ms to 40 ms beside one busy thread; read whole, 22 ms.
     """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        response.close()
+        raise UsersnapProtocolError(f"the answer declares {int(declared):,} bytes, more than any page "
+                                    f"({MAX_BODY_BYTES:,} at most): not read", call=call)
     try:
-        content = response.raw.read(decode_content=True)
+        content = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
     except BaseException:
         response.close()
         raise
+    if len(content) > MAX_BODY_BYTES:
+        response.close()  # the rest stays unread: the connection cannot serve another request
+        raise UsersnapProtocolError(f"the answer holds more than {MAX_BODY_BYTES:,} bytes once decompressed, "
+                                    "more than any page: not read further", call=call)
     response.raw.release_conn()  # Response.close() would close the connection: nothing of it was read via requests
     return content
+
+
+def _certificate_refusal(exc: BaseException) -> str | None:
+    """Why the API's certificate was refused (OpenSSL's words, e.g. "self-signed certificate"), if that is
+    what ``exc`` is: requests wraps the ssl error two or three levels down."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__ or next(
+            (arg for arg in getattr(seen, "args", ()) if isinstance(arg, BaseException)), None)
+    return None
 
 
 def _clock_offset(response: requests.Response) -> float | None:
