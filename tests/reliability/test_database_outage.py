@@ -85,3 +85,20 @@ def test_an_outage_past_the_budget_fails_in_one_sentence_naming_the_database_not
     assert f"127.0.0.1:{proxy.port}/" in message and "nothing was lost" in message, message
     assert PASSWORD not in message and PASSWORD not in logs
     assert took < 60
+
+
+@pytest.mark.parametrize("host", ["warehouse.invalid", "127.0.0.1:9"], ids=["name-not-resolved", "refused"])
+def test_a_database_host_that_cannot_be_reached_is_retried_then_one_sentence(host):
+    """A failover moves the name and the address: DNS that does not answer is waited out like a refused
+    connection, for the budget, then one sentence (the raw driver error failed the run at once)."""
+    from usersnap_pipeline.warehouse import Warehouse, WarehouseUnavailableError
+
+    warehouse = Warehouse(f"postgresql://postgres:{PASSWORD}@{host}/usersnap", retry_seconds=1.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(WarehouseUnavailableError, match="nothing was lost") as failed:
+            warehouse.ensure_schema()
+    finally:
+        warehouse.dispose()
+    assert 1.5 <= time.monotonic() - started < 15
+    assert host.split(":")[0] in str(failed.value) and PASSWORD not in str(failed.value)

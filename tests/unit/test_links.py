@@ -33,6 +33,15 @@ def test_https_and_loopback_http_links_are_kept(url):
     "/l/feedback/1",
     "https://app.usersnap.com/l/feedback/1\n<script>",
     "https://[::1",
+    # characters no URL holds, each able to break out of the markup a link is put in (an HTML attribute, a
+    # Slack <url|text>, a CSV cell): kept by the old rule, which let any printable ASCII through
+    'https://app.usersnap.com/l/1"onmouseover="alert(1)',
+    "https://app.usersnap.com/l/1|click here>",
+    "https://app.usersnap.com/l/1><script>",
+    "https://app.usersnap.com/l/{1}",
+    "https://app.usersnap.com/l/1\\..\\x",
+    "https://app.usersnap.com/l/1`x`^",
+    "https://app.usersnap.com/l/ünïcode",
     "",
     None,
     42,

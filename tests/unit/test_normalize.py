@@ -229,3 +229,22 @@ def test_a_link_that_is_not_https_never_becomes_a_data_points_link_and_is_counte
 def test_an_https_link_is_kept_as_sent():
     [point] = _normalize(_item()).data_points
     assert point.source_url == "https://app.usersnap.com/l/feedback/f1"
+
+
+@pytest.mark.parametrize("created_at", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_timestamp_with_no_utc_instant_rejects_the_item_and_the_rest_lands(created_at):
+    """Valid ISO 8601 whose UTC instant is past year 9999 or before year 1: converting it overflowed and
+    failed the whole day (and the sensor's tick) instead of rejecting one item."""
+    batch = normalize_items([("k1", _item(feedback_id="k1", created_at=created_at)), ("f1", _item())],
+                            project_id="p1", partition_date=DAY)
+    assert [r.reason.split(" is ")[0] for r in batch.rejected] == [f"created_at {created_at!r}"]
+    assert [p.feedback_id for p in batch.data_points] == ["f1"]
+
+
+@pytest.mark.parametrize("number, kept", [(2**63 - 1, 2**63 - 1), (-(2**63), -(2**63)), (2**63, None),
+                                          (10**30, None), ("1" * 25, None), (1e300, None)])
+def test_a_feedback_number_the_warehouse_cannot_hold_is_dropped_not_a_failed_day(number, kept):
+    batch = _normalize(_item(feedback_number=number))
+    assert batch.data_points[0].feedback_number == kept
+    if kept is None and type(number) is int:
+        assert batch.drift["feedback_number: outside the 64-bit integer range (dropped)"] == 1

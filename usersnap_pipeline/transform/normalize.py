@@ -187,7 +187,7 @@ def _normalize_into(batch: NormalizedBatch, item: Any, project_id: str, partitio
     # Positional, in DataPoint's field order: keyword arguments cost a third of building the row.
     data_point = DataPoint(
         *key,
-        _as_int(item.get("feedback_number")),
+        _feedback_number(item.get("feedback_number"), batch.drift),
         created_at,
         parse_timestamp(item.get("updated_at")),
         clean_text(item.get("status_type")),
@@ -251,6 +251,13 @@ def _link(value: Any, name: str, drift: Counter) -> str | None:
     return link
 
 
+def _feedback_number(value: Any, drift: Counter) -> int | None:
+    number = _as_int(value)
+    if number is None and type(value) is int:  # the type is right (no drift counted for it), the size is not
+        drift["feedback_number: outside the 64-bit integer range (dropped)"] += 1
+    return number
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     if type(value) is not str:
         return None
@@ -266,7 +273,10 @@ def parse_timestamp(value: Any) -> datetime | None:
         return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00-01:00 or 0001-01-01T00:30+01:00: no UTC instant a datetime holds
+        return None
 
 
 def clean_text(value: Any) -> str | None:
@@ -436,16 +446,19 @@ def _starts(text: str, start: str) -> bool:
     return text.startswith(start) and (len(start) >= MIN_CUT_TITLE or text[len(start):len(start) + 1] in ("", " "))
 
 
+_BIGINT = range(-2**63, 2**63)  # what the warehouse's integer columns hold
+
+
 def _as_int(value: Any) -> int | None:
+    """An integer the warehouse can store, from an int, an integral float or digits; None otherwise (a value
+    past BIGINT would fail the whole day's write)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
+        value = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 21:
+        value = int(value.strip())
+    return value if isinstance(value, int) and value in _BIGINT else None
 
 
 MAX_KEY_LENGTH = 500  # characters of a custom-data path or a label id: well inside an index entry's limit

@@ -37,7 +37,9 @@ _LONGEST_PAUSE = 5.0
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
               "the connection is closed", "the connection is lost", "ssl connection has been closed",
-              "connection timeout expired",
+              "timeout expired", "connection timed out", "no route to host",
+              # DNS down during a failover (a mistyped host fails the same way, after the retry budget)
+              "could not translate host name", "failed to resolve host",
               # two partitions written at once, each removing an item that moved into the other
               "deadlock detected")
 NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
