@@ -69,16 +69,19 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
     assert set(points) == {i["feedback_id"] for i in good} | set(VALID)
 
     rejected = {row["feedback_id"]: row["reason"] for row in pipeline.warehouse.rows(schema.rejected_feedback)}
-    assert len(rejected) == 2
-    no_id = next(key for key in rejected if key.startswith("sha256:"))
-    assert rejected[no_id].startswith("feedback_id is missing")
-    assert rejected["bad-date"].startswith("created_at 'the day before yesterday'")
+    [no_id] = rejected
+    assert no_id.startswith("sha256:") and rejected[no_id].startswith("feedback_id is missing")
+    # Not dated: in no day's partition, set aside as sent with the reason.
+    [undated] = pipeline.warehouse.rows(schema.set_aside_feedback)
+    assert undated["feedback_id"] == "bad-date" and undated["reason"].startswith("created_at missing or not an ISO")
+    assert json.loads(undated["item_json"]) == UNUSABLE["bad-date"] and undated["listed_day"] == WHEN.date()
     raw = {row["feedback_id"]: json.loads(row["item_json"]) for row in pipeline.warehouse.rows(schema.raw_feedback)}
-    assert raw[no_id] == UNUSABLE["no-id"] and raw["bad-date"] == UNUSABLE["bad-date"]
+    assert raw[no_id] == UNUSABLE["no-id"] and "bad-date" not in raw
     assert raw["control-chars"] == VALID["control-chars"]  # the raw layer keeps even NUL and a lone surrogate
 
     metadata = materializations(result, "data_points")[0].metadata
-    assert metadata["items_skipped"].value == 2
+    assert metadata["items_skipped"].value == 1
+    assert materializations(result, "raw_feedback")[0].metadata["items_set_aside"].value == 1
     # Drift is counted, not silent: each departure from the published shape, with how many items
     drift = metadata["schema_drift"].value
     assert {key: drift.get(key) for key in ("labels: object instead of list", "ordered_inputs: object instead of list",
@@ -93,7 +96,7 @@ def test_bad_items_land_or_are_rejected_and_the_rest_of_the_partition_lands(pipe
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["no_rejected_items"].passed
     assert evaluations["no_rejected_items"].severity == dg.AssetCheckSeverity.WARN
-    assert evaluations["matches_usersnap"].passed  # 2 rejected + data points = what Usersnap counts
+    assert evaluations["matches_usersnap"].passed  # rejected, set aside and data points: what Usersnap counts
 
     assert points["wrong-types"]["feedback_number"] == 12 and points["wrong-types"]["submitter_email"] == "42"
     assert points["wrong-types"]["is_demo"] is False
@@ -151,10 +154,9 @@ def test_hostile_items_land_degraded_or_rejected_and_never_fail_the_run(pipeline
     labels = [row for row in pipeline.warehouse.rows(schema.data_point_labels) if row["feedback_id"] == "long-label"]
     assert len(labels) == 1 and len(labels[0]["label_id"]) <= MAX_KEY_LENGTH
 
-    rejected = {row["feedback_id"]: row["reason"] for row in pipeline.warehouse.rows(schema.rejected_feedback)}
-    [deep_key] = [key for key, reason in rejected.items() if "nested too deeply" in reason]
-    raw = {row["feedback_id"]: row["item_json"] for row in pipeline.warehouse.rows(schema.raw_feedback)}
-    assert raw[deep_key] == deep_text  # kept exactly as sent
+    # Too deep to read its created_at: in no day, set aside exactly as sent.
+    [deep] = pipeline.warehouse.rows(schema.set_aside_feedback)
+    assert deep["item_json"] == deep_text and deep["reason"].startswith("created_at missing")
 
     # Normalizing the stored raw layer again (no API) reads the same items the same way.
     with dg.instance_for_test() as instance:

@@ -1,6 +1,6 @@
-"""An import from an API that dates items outside the window it serves them in, or serves a window out of
-created_at order: every item lands on its own day or is rejected where it was listed, and no live item is
-ever marked deleted because of it."""
+"""An import from an API that dates items outside the window it serves them in, serves a window out of
+created_at order, or ends a listing early: every item lands on its own day or is set aside with the reason,
+and no live item is ever marked deleted or displaced because of it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from tests.pipeline.conftest import FIRST_DAY, HISTORY_DAYS, Pipeline
 from usersnap_pipeline.emulator import Emulator, generate
 from usersnap_pipeline.emulator.data import fmt_time, parse_time
 from usersnap_pipeline.steps import import_window
-from usersnap_pipeline.transform.normalize import DATED_ELSEWHERE
 from usersnap_pipeline.warehouse import schema
 
 
@@ -39,6 +38,12 @@ def test_items_dated_elsewhere_or_served_out_of_order_never_misfile_or_delete(pi
     hostile = {"future": ANCHOR + timedelta(days=400), "before": parse_time(model["created_at"]) - timedelta(days=10)}
     for name, dated in hostile.items():
         store.inject(project, {**model, "feedback_id": name, "created_at": fmt_time(dated)}, created_at=listed_on)
+    # A copy of a live item, same id, dated in the future and listed on another day: it must not take the
+    # live item's place (filed on the day it was listed, it used to move the live item's rows there).
+    twin = store.items(project)[3]
+    twin_day = _day(twin["created_at"])
+    store.inject(project, {**twin, "created_at": fmt_time(ANCHOR + timedelta(days=30))},
+                 created_at=listed_on, key="twin-of-a-live-item")
     victim = store.items(project)[5]  # really deleted in Usersnap: the only item to be marked so
     store.delete(victim["feedback_id"])
 
@@ -46,7 +51,8 @@ def test_items_dated_elsewhere_or_served_out_of_order_never_misfile_or_delete(pi
     with dg.instance_for_test() as instance:
         shuffled = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance)
     assert shuffled.success
-    truth = {item["feedback_id"]: item for item in store.items() if item["feedback_id"] not in hostile}
+    truth = {item["feedback_id"]: item for item in store.items() if item["feedback_id"] not in hostile
+             and parse_time(item["created_at"]) < ANCHOR}
     raw, points = _rows(pipeline, schema.raw_feedback), _rows(pipeline, schema.data_points)
     misfiled = {fid: (row["partition_date"], _day(truth[fid]["created_at"])) for fid, row in points.items()
                 if fid in truth and row["partition_date"] != _day(truth[fid]["created_at"])}
@@ -57,24 +63,56 @@ def test_items_dated_elsewhere_or_served_out_of_order_never_misfile_or_delete(pi
     metadata = materializations(shuffled, "raw_feedback")[0].metadata
     assert metadata["days_fetched_again_out_of_order"].value > 0
     assert metadata["items_deleted_in_usersnap"].value == 1
-    # Dated outside the window they were served in: kept raw, rejected with the reason, never a data point.
-    rejected = _rows(pipeline, schema.rejected_feedback)
-    assert set(hostile) <= set(raw) and not set(hostile) & set(points)
-    assert {rejected[name]["reason"] for name in hostile} == {DATED_ELSEWHERE}
+    assert metadata["items_set_aside"].value == len(hostile) + 1
+    # Dated outside the window they were listed in: set aside as sent, with the reason, in no partition.
+    aside = _rows(pipeline, schema.set_aside_feedback)
+    assert set(aside) == {*hostile, twin["feedback_id"]}
+    assert not set(hostile) & (set(raw) | set(points))
+    assert aside["future"]["reason"].startswith(f"dated {hostile['future'].date()}, after the window")
+    assert aside["before"]["reason"].startswith(f"dated {hostile['before'].date()}, before the window")
+    assert '"feedback_id":"future"' in aside["future"]["item_json"].replace(" ", "")
+    assert points[twin["feedback_id"]]["partition_date"] == twin_day and not points[twin["feedback_id"]]["deleted_at"]
 
-    # Served in order again, the next import files them where the API lists (and counts) them: every
+    # Served in order again: the set-aside items count where the API lists (and counts) them, so every
     # completeness check passes, and nothing moves on the import after.
     pipeline_emulator.faults.configure(serve_order=None)
     with dg.instance_for_test() as instance:
         ordered = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance)
     checks = {check.check_name: check for check in ordered.get_asset_check_evaluations()}
-    warned = checks.pop("no_rejected_items")  # a warning, with the reason: the two items stay rejected
-    assert warned.metadata["reasons"].value == {DATED_ELSEWHERE: len(hostile)}
+    warned = checks.pop("no_rejected_items")  # a warning, with the reasons: the items stay set aside
+    assert sum(warned.metadata["reasons"].value.values()) == len(hostile) + 1
+    assert all(reason.startswith("set aside: dated ") for reason in warned.metadata["reasons"].value)
     assert all(check.passed for check in checks.values()), [c.check_name for c in checks.values() if not c.passed]
-    raw = _rows(pipeline, schema.raw_feedback)
-    assert {raw[name]["partition_date"] for name in hostile} == {listed_on.date()}
-    assert {fid for fid, row in _rows(pipeline, schema.data_points).items() if row["deleted_at"]} == \
-        {victim["feedback_id"]}
+    aside = _rows(pipeline, schema.set_aside_feedback)
+    assert set(aside) == {*hostile, twin["feedback_id"]}
+    assert {row["listed_day"] for row in aside.values()} == {listed_on.date()}
+    points = _rows(pipeline, schema.data_points)
+    assert {fid for fid, row in points.items() if row["deleted_at"]} == {victim["feedback_id"]}
+    assert points[twin["feedback_id"]]["partition_date"] == twin_day
+
+
+def test_a_listing_that_ends_early_marks_nothing_deleted(pipeline, pipeline_emulator):
+    """The API says has_more false after a window's first page: the items not served are not proof of
+    deletion (the day's count says more); only an item really gone is marked, once listings are whole."""
+    store = pipeline_emulator.store
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    victim = store.items()[7]
+    store.delete(victim["feedback_id"])
+    pipeline_emulator.faults.configure(listing_pages=1)
+    with dg.instance_for_test() as instance:
+        cut = pipeline.run(FIRST_DAY, ANCHOR.date(), instance=instance)
+    assert cut.success
+    metadata = materializations(cut, "raw_feedback")[0].metadata
+    assert metadata["days_listed_short"].value > 0
+    deleted = {fid for fid, row in _rows(pipeline, schema.data_points).items() if row["deleted_at"]}
+    assert deleted <= {victim["feedback_id"]}, f"{len(deleted)} live item(s) marked deleted"
+    live = {item["feedback_id"] for item in store.items()}
+    assert live <= set(_rows(pipeline, schema.data_points))
+
+    pipeline_emulator.faults.configure(listing_pages=0)
+    assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+    deleted = {fid for fid, row in _rows(pipeline, schema.data_points).items() if row["deleted_at"]}
+    assert deleted == {victim["feedback_id"]}
 
 
 ODD_ID = "a'b/../c?d#e"

@@ -28,6 +28,8 @@ class Faults:
       fresh ``next.after``: a crawl that trusts ``has_more`` never ends.
     - ``phantom_pages``: past the last item, pages of made-up items (fresh ids) follow, each saying
       ``has_more: true``: only the count endpoint, which counts the real items, tells the crawl is over.
+    - ``listing_pages``: a filter listing ends after this many pages (that page says ``has_more: false``)
+      whatever is left: a cut listing, which the count endpoint, counting every item, contradicts.
     - ``body_bytes_per_second``: pages of feedback are sent this slowly (headers at once, then the body a
       byte at a time): no read ever times out, the answer never ends in reasonable time.
     """
@@ -43,6 +45,7 @@ class Faults:
     serve_order: str | None = None
     endless_pages: bool = False
     phantom_pages: bool = False
+    listing_pages: int = 0
     body_bytes_per_second: float = 0.0
     seed: int = 0
 

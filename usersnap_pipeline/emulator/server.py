@@ -73,6 +73,7 @@ class Emulator:
         self.request_paths: list[str] = []
         self.tokens_seen: set[str] = set()  # every bearer token presented, for leak tests
         self._phantoms: set[str] = set()  # ids of items the phantom_pages fault made up
+        self._page_numbers: dict[str, int] = {}  # a listing's next cursor -> the number of the page it asks for
         self._counts_lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -250,7 +251,14 @@ class Emulator:
         last = result.keys[-1] if result.keys else after
         if after and self.faults.repeat_cursor_item():
             result.items.insert(0, self.store.item(after))
-        return _page_answer(result.items, result.has_more or faults.phantom_pages, limit, last)
+        has_more = result.has_more or faults.phantom_pages
+        if faults.listing_pages and has_more:
+            number = self._page_numbers.pop(after, 1) if after else 1
+            if number >= faults.listing_pages:
+                has_more = False
+            elif last is not None:
+                self._page_numbers[last] = number + 1
+        return _page_answer(result.items, has_more, limit, last)
 
     def _phantom_page(self, project_id: str, limit: int) -> dict[str, Any]:
         """Made-up items past the end of a crawl (the phantom_pages fault)."""

@@ -76,7 +76,8 @@ def build_data_point_checks(partitions_def: dg.TimeWindowPartitionsDefinition, *
 
     @dg.asset_check(asset=data_points, name="no_rejected_items",
                     description="Warns when items could not be normalized (they stay in raw_feedback and are "
-                                "listed in rejected_feedback with the reason).")
+                                "listed in rejected_feedback with the reason), or were listed in a window they "
+                                "are not dated in (kept in set_aside_feedback).")
     def no_rejected_items(context: dg.AssetCheckExecutionContext):
         reasons = audit(context, audits.rejected_reasons)
         return dg.AssetCheckResult(passed=not reasons, severity=dg.AssetCheckSeverity.WARN,

@@ -127,7 +127,17 @@ def build_import_assets(partitions_def: dg.PartitionsDefinition, configured_proj
                 "items_served_twice": sum(report.duplicates.values()),
                 "items_deleted_in_usersnap": sum(report.deleted.values()),
                 "days_fetched_again_out_of_order": sum(report.out_of_order.values()),
+                "items_set_aside": sum(report.set_aside.values()),
+                "days_listed_short": sum(report.listed_short.values()),
             })
+            if report.set_aside:
+                context.log.warning(f"{sum(report.set_aside.values())} item(s) were listed in a window they are not "
+                                    f"dated in: kept in set_aside_feedback with the reason, never filed under another "
+                                    f"day (per project: {dict(report.set_aside)})")
+            if report.listed_short:
+                context.log.warning(f"{sum(report.listed_short.values())} day(s) were listed with fewer items than the "
+                                    f"API counts for them: nothing of them was marked deleted (per project: "
+                                    f"{dict(report.listed_short)})")
             if report.deleted:
                 context.log.info(f"{sum(report.deleted.values())} item(s) no longer in Usersnap: kept, marked deleted_at "
                                  f"(per project: {dict(report.deleted)})")

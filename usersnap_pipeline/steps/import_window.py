@@ -17,17 +17,18 @@ from __future__ import annotations
 import gc
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 from ..transform.normalize import normalize_items
-from ..transform.raw import raw_row
+from ..transform.raw import RawFeedback, raw_row
 from ..usersnap import Page, UsersnapClient, created_at_window
 from ..warehouse import Warehouse
 from ..warehouse.schema import NORMALIZED_TABLES, normalized_rows, raw_feedback
-from ..warehouse.store import DaysChunk
+from ..warehouse.store import DaysChunk, WrittenDays
 from .days import day_bounds
 from .report import ImportReport
 
@@ -72,20 +73,26 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
         days: dict[date, ImportReport] = {}  # what each day's last fetch counted
         crawl = _Crawl(project_id, first, stop)
         written = write_window(crawl, days, expected_items)
-        marked = warehouse.mark_gone(project_id, written, except_days=crawl.late)
+        marked = warehouse.mark_gone(project_id, written, except_days=crawl.late | _short_listings(client, crawl, written))
+        warehouse.set_aside(project_id, first, stop, list(crawl.set_aside.values()))
         # A day some of whose items came after a later day's (the API did not keep created_at order) may have
         # been written without them: it is fetched again on its own, and that fetch says what is gone from it.
         for late_day in sorted(crawl.late):
             refetch = _Crawl(project_id, late_day, late_day + timedelta(days=1))
             day_written = write_window(refetch, days)
-            marked.update(warehouse.mark_gone(project_id, day_written))
+            marked.update(warehouse.mark_gone(project_id, day_written,
+                                              except_days=_short_listings(client, refetch, day_written)))
             written.update(day_written)
+            warehouse.set_aside(project_id, late_day, refetch.stop, list(refetch.set_aside.values()))
+            crawl.short |= refetch.short
         for day in sorted(written.days):
             if day in days:
                 report.add(days[day])
         for day, ids in marked.items():
             report.add_deleted(project_id, len(ids))
         report.add_out_of_order(project_id, len(crawl.late))
+        report.add_set_aside(project_id, len(crawl.set_aside))  # a late day's set aside again: counted once
+        report.add_listed_short(project_id, len(crawl.short))
         if written.stale:
             log.info("%s: %d day(s) from %s had a newer fetch stored already; this one's were dropped",
                      project_id, len(written.stale), min(written.stale))
@@ -152,11 +159,32 @@ def _middle(first: date, stop: date) -> date:
 
 
 class _Crawl:
-    """One window's crawl, and the days whose items came after a later day's (to be fetched again alone)."""
+    """One window's crawl: the days whose items came after a later day's (to be fetched again alone), the
+    items it served per day, those it set aside (``set_aside_feedback`` rows by id) and the days whose
+    listing was shorter than their count."""
 
     def __init__(self, project_id: str, first: date, stop: date):
         self.project_id, self.first, self.stop = project_id, first, stop
         self.late: set[date] = set()
+        self.served: Counter[date] = Counter()
+        self.set_aside: dict[str, dict] = {}
+        self.short: set[date] = set()
+
+
+def _short_listings(client: UsersnapClient, crawl: _Crawl, written: WrittenDays) -> set[date]:
+    """The days with items gone whose listing served fewer items than the API counts for them: a listing
+    that ended early (a page lost, ``has_more`` false too soon) is no proof of deletion, and nothing of such
+    a day is marked deleted; the next import judges it again. One count per day with items gone."""
+    for day, ids in sorted(written.gone.items()):
+        if not ids or day in crawl.late:
+            continue
+        counted = client.count_filtered(crawl.project_id, created_at_window(*day_bounds(day)))
+        if counted > crawl.served[day]:
+            log.warning("%s %s: the listing served %d item(s) where the API counts %d; the %d item(s) not "
+                        "served are not marked deleted", crawl.project_id, day, crawl.served[day], counted,
+                        len(ids))
+            crawl.short.add(day)
+    return crawl.short
 
 
 def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: datetime, *,
@@ -167,9 +195,9 @@ def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: d
     Each item goes to the day it says it was created on (UTC), whatever order the API serves it in. The
     crawl asks for ``created_at`` order, so once a chunk is handed over its days are taken as whole: an
     item of such a day arriving later is not filed now, its day is marked ``late`` for a fetch of its own.
-    An item dated outside the window, or without a readable ``created_at``, stays on the day of the items
-    it was served among, where the normalizer rejects it with the reason (kept raw, counted as that day's
-    listing counts it, never a data point on a day it is not dated). ``days`` receives what each day counted.
+    An item dated outside the window, or without a readable ``created_at``, is set aside (``crawl.set_aside``,
+    with the reason and the day it was listed on): filed under a day it is not dated on, it would count there,
+    and take the place of the live item of its id. ``days`` receives what each day counted.
 
     An item the window already served (an API glitch repeating it on a later page) is kept once, as
     first served, and counted: a second copy would break the write.
@@ -178,24 +206,28 @@ def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: d
     seen: set[str] = set()
     held: dict[date, tuple[list, list]] = {}  # day -> (raw rows, items) not handed over yet
     count, day, handed_before = 0, from_day, from_day  # days before handed_before are written, or being written
-    for refetched in [day for day in days if from_day <= day < stop]:  # a fetch counts its days anew
-        del days[refetched]
+    for counted in (days, crawl.served):  # a fetch counts its days anew
+        for refetched in [day for day in counted if from_day <= day < stop]:
+            del counted[refetched]
     for page in pages:
         texts = page.item_texts or [None] * len(page.items)
         for item, text in zip(page.items, texts, strict=True):
             row = raw_row(item, project_id=project_id, partition_date=day, fetched_at=fetched_at, text=text)
             created = row.created_at.date() if row.created_at is not None else None  # parsed as UTC
-            if created is not None and crawl.first <= created < stop:
-                if created < handed_before:
-                    crawl.late.add(created)
-                    continue
-                day = max(day, created)
-                if created != row.partition_date:
-                    row = row._replace(partition_date=created)
+            if created is None or not crawl.first <= created < stop:
+                crawl.set_aside[row.feedback_id] = _set_aside_row(row, item, crawl)
+                continue
+            if created < handed_before:
+                crawl.late.add(created)
+                continue
+            day = max(day, created)
+            if created != row.partition_date:
+                row = row._replace(partition_date=created)
             if row.feedback_id in seen:
                 days.setdefault(row.partition_date, ImportReport()).add_duplicate(project_id)
                 continue
             seen.add(row.feedback_id)
+            crawl.served[row.partition_date] += 1
             rows, items = held.setdefault(row.partition_date, ([], []))
             rows.append(row)
             items.append(item)
@@ -204,6 +236,19 @@ def _days_of(pages: Iterator[Page], crawl: _Crawl, from_day: date, fetched_at: d
             yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=day)
             held, count, handed_before = {}, 0, day
     yield DaysChunk(_rows_by_day(held, project_id, normalize, days), whole_before=stop)
+
+
+def _set_aside_row(row: RawFeedback, item: object, crawl: _Crawl) -> dict:
+    sent = item.get("created_at") if isinstance(item, dict) else None
+    if row.created_at is None:
+        reason = "created_at missing or not an ISO 8601 timestamp"
+    else:
+        reason = (f"dated {row.created_at.date()}, after the window it was listed in" if row.created_at.date() >= crawl.stop
+                  else f"dated {row.created_at.date()}, before the window it was listed in")
+    return {"project_id": row.project_id, "feedback_id": row.feedback_id, "listed_day": row.partition_date,
+            "reason": f"{reason} ({crawl.first} to {crawl.stop - timedelta(days=1)})",
+            "created_at_sent": sent if isinstance(sent, str) else None, "fetched_at": row.fetched_at,
+            "item_json": row.item_json}
 
 
 def _rows_by_day(held: dict[date, tuple[list, list]], project_id: str, normalize: bool,

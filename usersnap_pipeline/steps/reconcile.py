@@ -119,8 +119,8 @@ def differing_days_by_id(client: UsersnapClient, warehouse: Warehouse, project_i
     on the same day; ids can. Costs one crawl of the window per project (its pages, plus a count once it is
     over ten pages): the days are compared as the crawl passes them.
 
-    An item is listed under its ``created_at`` day; one dated outside the window, or not dated, under the
-    day of the item served before it, as the import files it. An item of a day already compared (the API
+    An item is listed under its ``created_at`` day; one dated outside the window, or not dated, is not
+    compared: the import sets it aside, it is in no day. An item of a day already compared (the API
     did not keep ``created_at`` order) makes its day differ: importing it again is what settles it."""
     before = client.stats.snapshot()["requests"]
     differing: dict[str, set[date]] = {}
@@ -132,8 +132,9 @@ def differing_days_by_id(client: UsersnapClient, warehouse: Warehouse, project_i
             for item, text in zip(page.items, page.item_texts or [None] * len(page.items), strict=True):
                 fields = item if isinstance(item, dict) else {}
                 created = parse_timestamp(fields.get("created_at"))
-                if created is not None and start <= created.date() < end:
-                    day = created.date()
+                if created is None or not start <= created.date() < end:
+                    continue
+                day = created.date()
                 days.list(day, raw_key(item, text), parse_timestamp(fields.get("updated_at")))
             days.compare_before(day)
         days.compare_before(end, last=True)

@@ -27,6 +27,8 @@ class ImportReport:
     drift: Counter = field(default_factory=Counter)  # departure from the published shape -> items
     deleted: Counter = field(default_factory=Counter)  # project -> items found gone from Usersnap (soft-deleted)
     out_of_order: Counter = field(default_factory=Counter)  # project -> days fetched again: served out of order
+    set_aside: Counter = field(default_factory=Counter)  # project -> items listed in a window they are not dated in
+    listed_short: Counter = field(default_factory=Counter)  # project -> days served fewer items than counted
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -52,6 +54,16 @@ class ImportReport:
             with self._lock:
                 self.out_of_order[project_id] += days
 
+    def add_set_aside(self, project_id: str, items: int) -> None:
+        if items:
+            with self._lock:
+                self.set_aside[project_id] += items
+
+    def add_listed_short(self, project_id: str, days: int) -> None:
+        if days:
+            with self._lock:
+                self.listed_short[project_id] += days
+
     def add_duplicate(self, project_id: str) -> None:
         with self._lock:
             self.duplicates[project_id] += 1
@@ -66,7 +78,8 @@ class ImportReport:
                                  (self.data_points_per_day, other.data_points_per_day),
                                  (self.duplicates, other.duplicates), (self.drift, other.drift),
                                  (self.deleted, other.deleted),
-                                 (self.out_of_order, other.out_of_order)):
+                                 (self.out_of_order, other.out_of_order), (self.set_aside, other.set_aside),
+                                 (self.listed_short, other.listed_short)):
                 mine.update(theirs)
             self.sample.extend(other.sample[:SAMPLE_SIZE - len(self.sample)])
 

@@ -21,10 +21,11 @@ def _in_window(table: sa.Table, project_ids: Sequence[str], start: date, end: da
 
 def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: date, end: date,
                     created_before: datetime | None = None) -> dict[tuple[str, date], int]:
-    """Items per (project, day) that became a data point or a rejected row (each raw item is one or the other).
+    """Items per (project, day) that became a data point or a rejected row (each raw item is one or the other),
+    and those set aside from the day's listing (the API counts them where it listed them).
 
-    ``created_before`` limits the data points counted; rejected rows, which often lack a usable
-    ``created_at``, are always counted.
+    ``created_before`` limits the data points counted; rejected and set-aside rows, which often lack a
+    usable ``created_at``, are always counted.
     """
     counts: dict[tuple[str, date], int] = {}
     for table in (schema.data_points, schema.rejected_feedback):
@@ -38,6 +39,13 @@ def accounted_items(warehouse: Warehouse, project_ids: Sequence[str], start: dat
         for project_id, day, n in warehouse.fetch(query):
             key = (project_id, read_date(day))
             counts[key] = counts.get(key, 0) + n
+    aside = schema.set_aside_feedback
+    for project_id, day, n in warehouse.fetch(
+            sa.select(aside.c.project_id, aside.c.listed_day, sa.func.count())
+            .where(aside.c.project_id.in_(list(project_ids)), aside.c.listed_day >= start, aside.c.listed_day < end)
+            .group_by(aside.c.project_id, aside.c.listed_day)):
+        key = (project_id, read_date(day))
+        counts[key] = counts.get(key, 0) + n
     return counts
 
 
@@ -88,7 +96,14 @@ def orphan_counts(warehouse: Warehouse, project_ids: Sequence[str], start: date,
 
 
 def rejected_reasons(warehouse: Warehouse, project_ids: Sequence[str], start: date, end: date) -> dict[str, int]:
-    table = schema.rejected_feedback
+    """Why items of the window did not become data points: rejected, or set aside from its listings."""
+    table, aside = schema.rejected_feedback, schema.set_aside_feedback
     query = (sa.select(table.c.reason, sa.func.count()).where(*_in_window(table, project_ids, start, end))
              .group_by(table.c.reason))
-    return {reason: n for reason, n in warehouse.fetch(query)}
+    reasons = {reason: n for reason, n in warehouse.fetch(query)}
+    for reason, n in warehouse.fetch(
+            sa.select(aside.c.reason, sa.func.count())
+            .where(aside.c.project_id.in_(list(project_ids)), aside.c.listed_day >= start, aside.c.listed_day < end)
+            .group_by(aside.c.reason)):
+        reasons[f"set aside: {reason}"] = reasons.get(f"set aside: {reason}", 0) + n
+    return reasons

@@ -112,6 +112,21 @@ rejected_feedback = _partitioned(
     comment="Raw items that could not become data points, with the reason; the item stays in raw_feedback.",
 )
 
+set_aside_feedback = sa.Table(
+    "set_aside_feedback", metadata,
+    sa.Column("project_id", sa.Text, primary_key=True),
+    sa.Column("feedback_id", sa.Text, primary_key=True),
+    sa.Column("listed_day", sa.Date, nullable=False,
+              comment="the day of the listing it was served in (the day of the item served before it)"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at_sent", sa.Text, comment="created_at as the API sent it"),
+    sa.Column("fetched_at", TIMESTAMP, nullable=False),
+    sa.Column("item_json", sa.Text, nullable=False),
+    comment="Items the API listed in a window they are not dated in (created_at in the future, before the "
+            "window, or unreadable): kept as sent, never filed under a day they are not dated on, where they "
+            "would count there and could displace a live item. Replaced whenever the day it was listed on is fetched again.",
+)
+
 projects = sa.Table(
     "projects", metadata,
     sa.Column("project_id", sa.Text, primary_key=True),

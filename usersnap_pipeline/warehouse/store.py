@@ -460,6 +460,24 @@ class Warehouse:
                 conn.execute(statement)
         self._retrying(f"write {table.name}", write)
 
+    def set_aside(self, project_id: str, first: date, stop: date, rows: Sequence[dict]) -> None:
+        """Replace the project's ``set_aside_feedback`` rows listed on the days of ``[first, stop)`` (a fetch of
+        those days says what their listings hold now) with ``rows``, in one transaction. A row of the same id
+        listed elsewhere before is replaced too: an item is set aside once."""
+        table = schema.set_aside_feedback
+        ids = sorted({row["feedback_id"] for row in rows})
+
+        def write() -> None:
+            with self._writing(), self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.project_id == project_id, table.c.listed_day >= first,
+                                                  table.c.listed_day < stop))
+                for chunk in _chunks(ids):
+                    conn.execute(table.delete().where(table.c.project_id == project_id,
+                                                      table.c.feedback_id.in_(chunk)))
+                if rows:
+                    conn.execute(table.insert(), list({row["feedback_id"]: row for row in rows}.values()))
+        self._retrying(f"write {table.name}", write)
+
     def update(self, statement: sa.Update) -> int:
         """Run one UPDATE in its own transaction; the rows it changed."""
         def write() -> int:
