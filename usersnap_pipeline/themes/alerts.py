@@ -73,9 +73,9 @@ def message(alert: Alert, project_names: Mapping[str, str] | None = None) -> dic
         if row is not trend:
             lines.append(f"In {_escape(names.get(row.project_id, row.project_id))}: {why(row)}")
     for quote in alert.quotes[:ALERT_QUOTES]:
+        # A safe link holds URL characters only (no | or >, which would end Slack's <url|text>); & is escaped.
         link = safe_link(quote.source_url)
-        # In <url|text>, a | ends the URL and a > the link: neither may come from the item.
-        link = link and _escape(link).replace("|", "%7C")
+        link = link and _escape(link)
         lines.append(f"> {_escape(shorten(quote.text, ALERT_QUOTE_LENGTH))}"
                      + (f" <{link}|open in Usersnap>" if link else ""))
     return {"text": "\n".join(lines)}
