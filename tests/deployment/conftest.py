@@ -147,6 +147,11 @@ class Deployment:
         return Warehouse(self.warehouse_url)
 
 
+def server_now() -> datetime:
+    """The servers' clock: the real one, also when USERSNAP_TEST_CLOCK travels this session (tests/clock)."""
+    return datetime.now(timezone.utc) - timedelta(seconds=float(os.environ.get("USERSNAP_TEST_CLOCK_OFFSET", "0")))
+
+
 @pytest.fixture(scope="session")
 def deployment(postgres_databases):
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -154,7 +159,7 @@ def deployment(postgres_databases):
     shutil.rmtree(home, ignore_errors=True)
     dagster_db, warehouse_db = postgres_databases("dagster"), postgres_databases("e2e_warehouse")
 
-    now = datetime.now(timezone.utc)
+    now = server_now()
     dataset = generate(seed=23, items=500, projects=2, days=HISTORY_DAYS, end=now - timedelta(minutes=1))
     first_day = (now - timedelta(days=HISTORY_DAYS)).date()
     with Emulator(dataset, seed=23) as emulator:
@@ -223,7 +228,7 @@ def backfilled(deployment):
     import group's assets, as the UI selects them (the group holds the daily assets only, one backfill policy)."""
     from usersnap_pipeline.orchestration.partitions import daily_partitions
 
-    keys = daily_partitions(deployment.first_day).get_partition_keys()
+    keys = daily_partitions(deployment.first_day).get_partition_keys(current_time=server_now())
     group = deployment.graphql("""
         query Group($group: AssetGroupSelector!) { assetNodes(group: $group) { assetKey { path } } }""",
         group={"groupName": "usersnap", "repositoryName": REPOSITORY, "repositoryLocationName": LOCATION})
