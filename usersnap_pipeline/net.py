@@ -10,7 +10,11 @@ ones, so a run that is being stopped never waits on a slow peer.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,13 +23,99 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .deadlines import WATCHDOG, Deadline, expire_now, shut_socket
-
 _current = threading.local()  # the attempt in flight in this thread, if any
 
 
 class AbortedError(RuntimeError):
     """The session was aborted: no request is made any more."""
+
+
+class Attempt:
+    """One request under a deadline: the connections it took from the pool, and whether it ran out of time."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.expired = False
+        self.finished = False
+        self._connections: list = []
+        self._lock = threading.Lock()
+
+    def took(self, connection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            if self.expired:
+                _shut(connection)
+
+    def gave_back(self, connection) -> None:
+        """A connection back in the pool is another request's to use: never cut it for this one."""
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+
+    def expire(self) -> bool:
+        """Cut the attempt's connections; True while the attempt still runs (the watchdog cuts again a moment
+        later: a connection still being opened has no socket to cut yet)."""
+        with self._lock:
+            if self.finished:
+                return False
+            self.expired = True
+            for connection in self._connections:
+                _shut(connection)
+            return True
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+
+
+def _shut(connection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _Watchdog:
+    """One thread that expires attempts when their deadline passes."""
+
+    RECHECK = 0.1  # seconds between cuts of an expired attempt that is still running (still connecting)
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Attempt]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: Attempt, due: float | None = None) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (attempt.deadline if due is None else due, next(self._order), attempt))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                due, _, attempt = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                if attempt.expire():
+                    heapq.heappush(self._heap, (time.monotonic() + self.RECHECK, next(self._order), attempt))
+
+
+_WATCHDOG = _Watchdog()
 
 
 class _TellsTheAttempt:
@@ -36,7 +126,7 @@ class _TellsTheAttempt:
         connection = super()._get_conn(timeout)
         attempt = getattr(_current, "attempt", None)
         if attempt is not None:
-            attempt.took(connection, lambda: shut_socket(getattr(connection, "sock", None)))
+            attempt.took(connection)
         return connection
 
     def _put_conn(self, conn) -> None:
@@ -80,7 +170,7 @@ class DeadlineSession(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._aborted = threading.Event()
-        self._in_flight: set[Deadline] = set()
+        self._in_flight: set[Attempt] = set()
         self._lock = threading.Lock()
 
     @property
@@ -88,16 +178,16 @@ class DeadlineSession(requests.Session):
         return self._aborted.is_set()
 
     @contextmanager
-    def deadline(self, seconds: float) -> Iterator[Deadline]:
+    def deadline(self, seconds: float) -> Iterator[Attempt]:
         """Requests made in this block (in this thread), bodies read included, end by ``seconds`` from now:
         past it their connection is cut and the read in progress fails; ``attempt.expired`` says why."""
-        attempt = Deadline(seconds)
+        attempt = Attempt(time.monotonic() + seconds)
         with self._lock:
             if self._aborted.is_set():
                 raise AbortedError("the session was aborted")
             self._in_flight.add(attempt)
         _current.attempt = attempt
-        WATCHDOG.watch(attempt)
+        _WATCHDOG.watch(attempt)
         try:
             yield attempt
         finally:
@@ -112,5 +202,6 @@ class DeadlineSession(requests.Session):
             self._aborted.set()
             in_flight = list(self._in_flight)
         for attempt in in_flight:
-            expire_now(attempt)
+            if attempt.expire():
+                _WATCHDOG.watch(attempt, due=time.monotonic() + _Watchdog.RECHECK)
         self.close()

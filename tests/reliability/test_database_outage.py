@@ -8,7 +8,6 @@ import threading
 import time
 
 import dagster as dg
-import sqlalchemy as sa
 import pytest
 
 from tests.conftest import ANCHOR
@@ -103,65 +102,3 @@ def test_a_database_host_that_cannot_be_reached_is_retried_then_one_sentence(hos
         warehouse.dispose()
     assert 1.5 <= time.monotonic() - started < 15
     assert host.split(":")[0] in str(failed.value) and PASSWORD not in str(failed.value)
-
-
-@pytest.fixture
-def frozen_later(postgres_databases):
-    """A warehouse behind a proxy (schema made), and the proxy: freeze it to hang the server."""
-    from usersnap_pipeline.warehouse import Warehouse
-
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/{postgres_databases('frozen')}"
-    made = []
-
-    def make(**settings):
-        made.append(Warehouse(url, **settings))
-        made[-1].ensure_schema()
-        return made[-1]
-    yield make, proxy
-    proxy.thaw()
-    for warehouse in made:
-        warehouse.dispose()
-    proxy.down()
-
-
-def test_a_frozen_database_is_cut_at_the_statement_deadline_then_one_sentence(frozen_later):
-    """A server that hangs (its kernel still acknowledging) held a read forever: now a statement has a
-    deadline, is retried like a lost connection, and the budget ends it."""
-    from usersnap_pipeline.warehouse import WarehouseUnavailableError
-
-    make, proxy = frozen_later
-    warehouse = make(statement_seconds=1.0, retry_seconds=2.0)
-    assert warehouse.fetch(sa.select(1)) == [(1,)]
-    proxy.freeze()
-    started = time.monotonic()
-    with pytest.raises(WarehouseUnavailableError, match="nothing was lost") as failed:
-        warehouse.fetch(sa.select(1))
-    assert time.monotonic() - started < 15  # a cut ping (1 s), a connection the server never greets (2 s), again
-    assert PASSWORD not in str(failed.value)
-
-
-def test_stopping_the_warehouse_cuts_a_statement_waiting_on_a_frozen_database(frozen_later):
-    from usersnap_pipeline.warehouse import WarehouseUnavailableError
-
-    make, proxy = frozen_later
-    warehouse = make(statement_seconds=600.0, retry_seconds=600.0)
-    assert warehouse.fetch(sa.select(1)) == [(1,)]
-    proxy.freeze()
-    outcome: dict = {}
-
-    def read():
-        try:
-            warehouse.fetch(sa.select(1))
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            outcome["error"] = exc
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    time.sleep(1.0)
-    assert reader.is_alive(), "the read should be waiting on the frozen server"
-    stopped = time.monotonic()
-    warehouse.stop()
-    reader.join(10)
-    assert not reader.is_alive(), "still waiting 10 s after stop()"
-    assert time.monotonic() - stopped < 3
-    assert isinstance(outcome.get("error"), WarehouseUnavailableError), outcome

@@ -25,7 +25,6 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..deadlines import WATCHDOG, Deadline, expire_now, shut_descriptor
 from . import migrate, schema
 
 log = logging.getLogger(__name__)
@@ -46,13 +45,6 @@ _TRANSIENT = ("could not connect", "connection refused", "server closed the conn
 NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
 _TIMESTAMP = {"postgresql": "timestamptz", "sqlite": "TEXT"}  # a version as a statement parameter
-# A statement (a COPY included) waits this long for PostgreSQL before its connection is cut; a pooled
-# connection answers a ping within PING_SECONDS. Long enough for the largest statement of an import (an
-# ANALYZE of 200k items: 1.6 s), short enough that a frozen server ends the run within minutes.
-STATEMENT_SECONDS = 120.0
-PING_SECONDS = 10.0
-CONNECT_SECONDS = 10  # libpq's connect_timeout: connecting and the server's greeting
-SQLITE_BUSY_SECONDS = 5
 _SQLITE_LOCK = threading.Lock()  # one writer at a time per process; busy_timeout covers other processes
 # partition_state's counts of a partition's rows, by the table counted
 _COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
@@ -60,7 +52,7 @@ _COUNTED = {schema.raw_feedback: "raw_rows", schema.data_points: "data_points"}
 # A connection lost mid-transaction surfaces as OperationalError, or as InterfaceError when the rollback
 # meets the dead connection; COPY runs on the driver's own cursor, whose errors SQLAlchemy does not wrap
 # (when psycopg's COPY loses its connection, the failed rollback's wrapped error is what arrives here).
-_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError, psycopg.OperationalError,
+_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError,
                       psycopg.InterfaceError)
 
 Chunk = tuple[dict[sa.Table, Sequence[tuple]], Sequence[str]]  # rows by table, and the feedback ids they are of
@@ -72,8 +64,7 @@ class WarehouseUnavailableError(RuntimeError):
 
 
 class Warehouse:
-    def __init__(self, url: str, *, connections: int = 5, namespace: str = "", retry_seconds: float = RETRY_SECONDS,
-                 statement_seconds: float = STATEMENT_SECONDS):
+    def __init__(self, url: str, *, connections: int = 5, namespace: str = "", retry_seconds: float = RETRY_SECONDS):
         """``connections``: how many threads write at once. A PostgreSQL write holds its connection while
         its pages are fetched, so each writer needs one of its own.
 
@@ -84,17 +75,9 @@ class Warehouse:
 
         ``retry_seconds``: how long a lost or refused connection is tried again (a database restart or a
         failover) before :class:`WarehouseUnavailableError`.
-
-        ``statement_seconds``: on PostgreSQL, the longest a statement (a COPY included) may wait for the
-        server before its connection is cut and the transaction retried as after a lost connection. A server
-        that froze is still acknowledged by its kernel: TCP alone would wait forever.
         """
         self.retry_seconds = retry_seconds
-        self.statement_seconds = statement_seconds
         self._stopped = threading.Event()
-        self._in_flight: set[Deadline] = set()  # statements waiting on PostgreSQL, cut by stop()
-        self._in_flight_lock = threading.Lock()
-        self._statements: dict[int, Deadline] = {}  # id(cursor) -> its statement's deadline
         self.url = sa.make_url(url)
         if self.url.get_backend_name() == "postgresql":
             # psycopg 3 whatever driver the URL names: the bulk load uses its binary COPY (bench/README.md).
@@ -112,24 +95,14 @@ class Warehouse:
             self.url = self.url.set(database=str(main.with_name(f"{main.stem}.{namespace}{main.suffix}")))
         if in_file:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        # SQLite waits this long for another process's write lock before "database is locked", which is
-        # retried like a lost connection: short, so that a run being stopped does not sit in the wait.
-        connect_args = ({"timeout": SQLITE_BUSY_SECONDS} if self.dialect == "sqlite"
-                        else {"connect_timeout": max(2, min(CONNECT_SECONDS, round(statement_seconds)))})
+        connect_args = {"timeout": 60} if self.dialect == "sqlite" else {"connect_timeout": 10}
         if self.dialect == "postgresql" and namespace:
             # Every statement, raw SQL and COPY included, then reads and writes the account's schema alone.
             connect_args["options"] = f"-c search_path={namespace}"
-        # PostgreSQL connections are pinged on checkout under a deadline (_ping); SQLAlchemy's own ping has none.
-        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=self.dialect == "sqlite",
+        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True,
                                        pool_size=max(5, connections))
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            sa.event.listen(self.engine, "do_connect", self._refuse_when_stopped)
-            sa.event.listen(self.engine, "checkout", self._ping)
-            sa.event.listen(self.engine, "before_cursor_execute", self._statement_starts)
-            sa.event.listen(self.engine, "after_cursor_execute", self._statement_ends)
-            sa.event.listen(self.engine, "handle_error", self._statement_failed)
 
     def __repr__(self) -> str:
         return f"Warehouse({self.url.render_as_string(hide_password=True)!r})"
@@ -138,66 +111,8 @@ class Warehouse:
         self.engine.dispose()
 
     def stop(self) -> None:
-        """Give up at once instead of waiting for the database to come back (the run is being stopped): every
-        statement waiting on PostgreSQL is cut, and no retry follows."""
-        with self._in_flight_lock:
-            self._stopped.set()
-            in_flight = list(self._in_flight)
-        for deadline in in_flight:
-            expire_now(deadline)
-
-    @contextlib.contextmanager
-    def _server_deadline(self, dbapi_connection, seconds: float) -> Iterator[Deadline]:
-        """Cut ``dbapi_connection``'s socket if the server has not answered within ``seconds``, or at once
-        when the warehouse is stopped."""
-        deadline = Deadline(seconds)
-        socket_fd = dbapi_connection.pgconn.socket
-        deadline.took(dbapi_connection, lambda: shut_descriptor(socket_fd))
-        with self._in_flight_lock:
-            self._in_flight.add(deadline)
-            stopped = self._stopped.is_set()
-        if stopped:
-            expire_now(deadline)
-        else:
-            WATCHDOG.watch(deadline)
-        try:
-            yield deadline
-        finally:
-            deadline.finish()
-            with self._in_flight_lock:
-                self._in_flight.discard(deadline)
-
-    def _refuse_when_stopped(self, *_args) -> None:
-        # Connecting cannot be cut (there is no socket to shut yet): once stopped, no new connection starts.
-        if self._stopped.is_set():
-            raise psycopg.OperationalError("the warehouse was stopped: no new connection")
-
-    def _ping(self, dbapi_connection, _record, _proxy) -> None:
-        """A pooled connection answers, within PING_SECONDS, or the pool replaces it."""
-        try:
-            with self._server_deadline(dbapi_connection, min(PING_SECONDS, self.statement_seconds)):
-                dbapi_connection.execute("SELECT 1")
-                dbapi_connection.rollback()
-        except psycopg.Error as exc:
-            raise sa.exc.DisconnectionError(f"the pooled connection did not answer ({exc})") from None
-
-    def _statement_starts(self, conn, cursor, _statement, _parameters, context, _executemany) -> None:
-        options = context.execution_options if context is not None else conn.get_execution_options()
-        seconds = options.get("statement_seconds", self.statement_seconds)
-        if seconds:
-            guard = self._server_deadline(conn.connection.driver_connection, seconds)
-            guard.__enter__()
-            self._statements[id(cursor)] = guard
-
-    def _statement_ends(self, _conn, cursor, *_args) -> None:
-        guard = self._statements.pop(id(cursor), None)
-        if guard is not None:
-            guard.__exit__(None, None, None)
-
-    def _statement_failed(self, context: sa.engine.ExceptionContext) -> None:
-        cursor = getattr(context, "cursor", None)  # none when connecting failed
-        if cursor is not None:
-            self._statement_ends(None, cursor)
+        """Give up at once instead of waiting for the database to come back (the run is being stopped)."""
+        self._stopped.set()
 
     def describe(self) -> str:
         """Where the warehouse is, never with its password: ``host:port/database``, or the SQLite file."""
@@ -208,7 +123,6 @@ class Warehouse:
     def ensure_schema(self) -> None:
         def make_current() -> None:
             with self._writing(), self.engine.begin() as conn:
-                conn.execution_options(statement_seconds=0)  # an upgrade may rewrite whole tables: no deadline
                 if self.dialect == "postgresql":
                     # Every step of a run starts here, several at once: one at a time, or two would both
                     # find a table missing (or an upgrade to do) and the second would fail making it.
@@ -597,18 +511,14 @@ class Warehouse:
     def _pause_before_retry(self, what: str, exc: Exception, failing_since: float) -> None:
         """After a failure of ``what``, failing since ``failing_since``: wait before trying again; raise
         ``exc`` when it is not worth another try, :class:`WarehouseUnavailableError` once the budget is spent."""
-        if not _is_transient(exc) and not self._stopped.is_set():
+        if not _is_transient(exc):
             raise exc
         cause = getattr(exc, "orig", None) or exc
         reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
         if self.url.password:
             reason = reason.replace(self.url.password, "***")
         waited = time.monotonic() - failing_since
-        if self._stopped.is_set():
-            raise WarehouseUnavailableError(
-                f"the run was stopped while trying to {what} on the warehouse ({self.describe()}); nothing was "
-                "lost: what was written before stays whole, and running the import again brings the rest") from None
-        if waited >= self.retry_seconds:
+        if waited >= self.retry_seconds or self._stopped.is_set():
             raise WarehouseUnavailableError(
                 f"the warehouse ({self.describe()}) did not answer for {waited:.0f} s while trying to {what} "
                 f"({reason}); nothing was lost: what was written before stays whole, and running the import "
@@ -635,8 +545,7 @@ class Warehouse:
                 # rows, from steps this module does not know the types of, go as text the server reads.
                 binary = table in schema.PARTITIONED_TABLES
                 statement = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
-                with self._server_deadline(conn.connection.driver_connection, self.statement_seconds), \
-                        cursor.copy(statement) as copy:
+                with cursor.copy(statement) as copy:
                     if binary:
                         copy.set_types(_copy_types(table))
                     for row in rows:
@@ -944,7 +853,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
 
 
