@@ -163,6 +163,9 @@ def deployment(postgres_databases):
     dataset = generate(seed=23, items=500, projects=2, days=HISTORY_DAYS, end=now - timedelta(minutes=1))
     first_day = (now - timedelta(days=HISTORY_DAYS)).date()
     with Emulator(dataset, seed=23) as emulator:
+        # The deployment lives on the real clock (gRPC, see tests/clock): so does its API, and no process it starts
+        # (servers, run workers, `dg`) is given the session's travel.
+        emulator.clock_offset = (now - datetime.now(timezone.utc)).total_seconds()
         warehouse_url = f"postgresql://postgres@127.0.0.1:5432/{warehouse_db}"
         env = {
             **os.environ,
@@ -178,6 +181,7 @@ def deployment(postgres_databases):
             "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
         }
         env.pop("USERSNAP_PROJECT_IDS", None)
+        env.pop("USERSNAP_TEST_CLOCK_OFFSET", None)
         built = Deployment(emulator, warehouse_url, env, free_port(), first_day)
         try:
             built.start("webserver", "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",

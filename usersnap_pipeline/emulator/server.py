@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -62,7 +63,9 @@ class Emulator:
                  jwt_secret: str = DEFAULT_JWT_SECRET, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None, rest_api_enabled: bool = True, seed: int = 0,
                  tls: ssl.SSLContext | None = None):
-        self.store = FeedbackStore(dataset or generate(), seed=seed)
+        # Submissions and edits are stamped on the API's clock, which clock_offset may set apart from the machine's.
+        self.store = FeedbackStore(dataset or generate(), seed=seed,
+                                   clock=lambda: datetime.fromtimestamp(self.now(), timezone.utc))
         self.faults = FaultInjector(faults)
         self.jwt_id = jwt_id
         self._jwt_secret = jwt_secret
