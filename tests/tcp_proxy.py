@@ -9,13 +9,17 @@ import threading
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``. ``down()`` cuts every connection and refuses new ones
-    (the port is closed, as a stopped server's is); ``up()`` listens on the same port again."""
+    (the port is closed, as a stopped server's is); ``up()`` listens on the same port again. ``freeze()``
+    keeps every connection open and accepts new ones but forwards nothing, as a server that hangs (SIGSTOP,
+    a stalled disk) does, its kernel acknowledging all; ``thaw()`` forwards again."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -28,6 +32,12 @@ class TcpProxy:
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     def down(self) -> None:
         with self._lock:
@@ -60,6 +70,7 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+log = logging.getLogger(__name__)
 _current = threading.local()  # the attempt in flight in this thread, if any
 
 
@@ -78,22 +81,26 @@ def _shut(connection) -> None:
         pass  # already closed
 
 
-class _Watchdog:
-    """One thread that expires attempts when their deadline passes."""
+class Watchdog:
+    """One thread that expires what it watches when its deadline passes: anything with a ``deadline``
+    (time.monotonic()), a ``finished`` flag and an ``expire()`` that returns True to be expired again a
+    moment later (an HTTP attempt still connecting has no socket to cut yet). The warehouse's statement
+    deadlines run on an instance of their own."""
 
     RECHECK = 0.1  # seconds between cuts of an expired attempt that is still running (still connecting)
 
-    def __init__(self):
+    def __init__(self, name: str):
+        self._name = name
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Attempt]] = []
+        self._heap: list[tuple[float, int, Any]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def watch(self, attempt: Attempt, due: float | None = None) -> None:
+    def watch(self, watched, due: float | None = None) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (attempt.deadline if due is None else due, next(self._order), attempt))
+            heapq.heappush(self._heap, (watched.deadline if due is None else due, next(self._order), watched))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._cond.notify()
 
@@ -105,17 +112,22 @@ class _Watchdog:
                 if not self._heap:
                     self._cond.wait()
                     continue
-                due, _, attempt = self._heap[0]
+                due, _, watched = self._heap[0]
                 wait = due - time.monotonic()
                 if wait > 0:
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)
-                if attempt.expire():
-                    heapq.heappush(self._heap, (time.monotonic() + self.RECHECK, next(self._order), attempt))
+                try:
+                    again = watched.expire()
+                except Exception:  # noqa: BLE001 - one bad cut must not end every deadline after it
+                    log.exception("%s: cutting %r failed", self._name, watched)
+                    continue
+                if again:
+                    heapq.heappush(self._heap, (time.monotonic() + self.RECHECK, next(self._order), watched))
 
 
-_WATCHDOG = _Watchdog()
+_WATCHDOG = Watchdog("http-deadlines")
 
 
 class _TellsTheAttempt:
@@ -203,5 +215,5 @@ class DeadlineSession(requests.Session):
             in_flight = list(self._in_flight)
         for attempt in in_flight:
             if attempt.expire():
-                _WATCHDOG.watch(attempt, due=time.monotonic() + _Watchdog.RECHECK)
+                _WATCHDOG.watch(attempt, due=time.monotonic() + Watchdog.RECHECK)
         self.close()

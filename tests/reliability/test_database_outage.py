@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import ANCHOR
 from tests.pipeline.conftest import FIRST_DAY, Pipeline
@@ -102,3 +103,153 @@ def test_a_database_host_that_cannot_be_reached_is_retried_then_one_sentence(hos
         warehouse.dispose()
     assert 1.5 <= time.monotonic() - started < 15
     assert host.split(":")[0] in str(failed.value) and PASSWORD not in str(failed.value)
+
+
+@pytest.fixture
+def frozen_later(postgres_databases):
+    """Make warehouses behind a proxy (schema made); the proxy's ``freeze()`` hangs the server as a stalled disk
+    or a stopped process does: connections stay open and are acknowledged, nothing is answered."""
+    from usersnap_pipeline.warehouse import Warehouse
+
+    proxy = TcpProxy(("127.0.0.1", 5432))
+    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{proxy.port}/{postgres_databases('frozen')}"
+    made = []
+
+    def make(**settings):
+        made.append(Warehouse(url, **settings))
+        made[-1].ensure_schema()
+        return made[-1]
+    yield make, proxy
+    proxy.thaw()
+    for warehouse in made:
+        warehouse.dispose()
+    proxy.down()
+
+
+def _read_in_thread(warehouse, query) -> tuple[threading.Thread, dict]:
+    """A read that may never return (without deadlines it does not): the test waits for it with a bound."""
+    outcome: dict = {}
+
+    def read():
+        try:
+            outcome["rows"] = warehouse.fetch(query)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, outcome
+
+
+def test_a_frozen_database_is_cut_at_the_statement_deadline_then_one_sentence(frozen_later):
+    """A server that hangs held a read forever: the ping is cut at its deadline, a new connection is never greeted
+    (10 s), and the retry budget ends it in one sentence."""
+    from usersnap_pipeline.warehouse import WarehouseUnavailableError
+
+    make, proxy = frozen_later
+    warehouse = make(statement_seconds=1.0, retry_seconds=2.0)
+    assert warehouse.fetch(sa.select(1)) == [(1,)]
+    proxy.freeze()
+    started = time.monotonic()
+    reader, outcome = _read_in_thread(warehouse, sa.select(1))
+    reader.join(60)
+    assert not reader.is_alive(), "the read still waits on the frozen database after 60 s"
+    assert time.monotonic() - started < 30
+    assert isinstance(outcome.get("error"), WarehouseUnavailableError), outcome
+    assert "nothing was lost" in str(outcome["error"]) and PASSWORD not in str(outcome["error"])
+
+
+def test_stopping_the_warehouse_cuts_a_statement_waiting_on_a_frozen_database(frozen_later):
+    from usersnap_pipeline.warehouse import WarehouseUnavailableError
+
+    make, proxy = frozen_later
+    warehouse = make(statement_seconds=600.0, retry_seconds=600.0)
+    # A connection that pings and begins, then hangs mid-statement: the wait stop() has to cut.
+    reader, outcome = _read_in_thread(warehouse, sa.select(sa.func.pg_sleep(0.5)))
+    time.sleep(0.2)
+    proxy.freeze()
+    time.sleep(1.0)
+    assert reader.is_alive(), f"the read should be waiting on the frozen server: {outcome}"
+    stopped = time.monotonic()
+    warehouse.stop()
+    reader.join(10)
+    assert not reader.is_alive(), "still waiting 10 s after stop()"
+    assert time.monotonic() - stopped < 3
+    assert isinstance(outcome.get("error"), WarehouseUnavailableError), outcome
+
+
+def test_deadlines_cut_the_statement_past_its_own_and_no_other(postgres_databases, caplog):
+    """Eight threads read while their connections are closed and reopened (descriptor numbers reused): the deadlines of quick statements never cut anything, one statement that outlasts its
+    deadline is cut every time it is tried."""
+    from usersnap_pipeline.warehouse import Warehouse, WarehouseUnavailableError
+
+    warehouse = Warehouse(f"postgresql://postgres@127.0.0.1:5432/{postgres_databases('deadlines')}",
+                          connections=8, statement_seconds=0.5, retry_seconds=2.0)
+    failures: list[BaseException] = []
+
+    def quick_reads(worker: int):
+        try:
+            for round_ in range(60):
+                [(_, echoed)] = warehouse.fetch(sa.select(sa.func.pg_sleep(0.01), sa.literal(worker)))
+                assert echoed == worker
+                if round_ % 5 == worker % 5:
+                    with warehouse.engine.connect() as conn:
+                        conn.invalidate()  # its descriptor closed: the next connection, any thread's, may reuse it
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+    caplog.set_level("WARNING")
+    try:
+        slow, outcome = _read_in_thread(warehouse, sa.select(sa.func.pg_sleep(1.5)))
+        workers = [threading.Thread(target=quick_reads, args=(n,)) for n in range(8)]
+        for thread in workers:
+            thread.start()
+        for thread in [*workers, slow]:
+            thread.join(120)
+    finally:
+        warehouse.dispose()
+    assert not failures, failures
+    assert isinstance(outcome.get("error"), WarehouseUnavailableError), outcome
+    cuts = [record.getMessage() for record in caplog.records if "its connection is cut" in record.getMessage()]
+    retried = [record.getMessage() for record in caplog.records if "retrying" in record.getMessage()]
+    # Only the slow read was cut, each time it was tried: 2 s of budget, pauses of 0.5 s and up.
+    assert 1 <= len(retried) == len(cuts) - 1 <= 6, (cuts, retried)
+
+
+def test_a_database_that_hangs_mid_import_fails_the_run_in_one_sentence_and_the_next_run_completes(
+        pipeline_emulator, proxied, credentials, tmp_path):
+    """Through the component's attributes (warehouse_statement_seconds, warehouse_retry_seconds): the hang is
+    cut, the run fails with the sentence, and once the server answers again a rerun imports everything."""
+    proxy = proxied
+    pipeline = Pipeline(pipeline_emulator.base_url, report_dir=tmp_path / "reports", warehouse_url_env=URL_VARIABLE,
+                        warehouse_statement_seconds=2, warehouse_retry_seconds=3)
+    pipeline_emulator.faults.configure(latency=0.1)
+
+    def freeze():
+        while pipeline_emulator.requests_made("filter") < 2:
+            time.sleep(0.05)
+        proxy.freeze()
+    freezer = threading.Thread(target=freeze, daemon=True)
+    freezer.start()
+    outcome: dict = {}
+
+    def run():
+        outcome["result"] = pipeline.run(FIRST_DAY, ANCHOR.date(), raise_on_error=False)
+    runner = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    runner.start()
+    runner.join(240)
+    assert not runner.is_alive(), "the run still waits on the frozen database after 240 s"
+    took = time.monotonic() - started
+    result = outcome["result"]
+    assert not result.success
+    failures = [event.step_failure_data.error for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    messages = [(error.cause or error).message for error in failures]
+    assert any("nothing was lost" in message for message in messages), messages
+    assert took < 120, took
+    proxy.thaw()
+    pipeline_emulator.faults.configure(latency=0)
+    try:
+        assert pipeline.run(FIRST_DAY, ANCHOR.date()).success
+        ids = {row["feedback_id"] for row in pipeline.warehouse.rows(schema.data_points)}
+        assert ids == {item["feedback_id"] for item in pipeline_emulator.store.items()}
+    finally:
+        pipeline.warehouse.dispose()

@@ -110,6 +110,9 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable, dg.Model):
     warehouse_retry_seconds: PositiveInt = _described(120, (
         "How long a lost or refused warehouse connection is tried again (a restart or a failover) before a run "
         "fails; nothing is lost either way."))
+    warehouse_statement_seconds: PositiveInt = _described(300, (
+        "How long one statement, COPY or commit may wait on PostgreSQL before its connection is cut and the "
+        "transaction retried like a lost connection: a database that hangs ends a run instead of holding it forever."))
     warehouse_url_env: VariableName | None = _described(None, (
         "Name of the environment variable holding the warehouse URL (it may hold a password), read at run time; "
         "when that variable is set it wins over warehouse_url."))
@@ -198,7 +201,8 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable, dg.Model):
             raise InvalidAttributes(f"{self.warehouse_url_env} (named by warehouse_url_env) must hold a SQLAlchemy URL "
                                     "starting with sqlite:// or postgresql:// (the value is not shown)")
         return WarehouseResource(url=self.warehouse_url, url_env=self.warehouse_url_env,
-                                 namespace=self.translation.key_prefix, retry_seconds=self.warehouse_retry_seconds)
+                                 namespace=self.translation.key_prefix, retry_seconds=self.warehouse_retry_seconds,
+                                 statement_seconds=self.warehouse_statement_seconds)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         names, projects = self.names(), self.projects

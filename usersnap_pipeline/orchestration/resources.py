@@ -16,7 +16,7 @@ from pydantic import Field
 from ..themes.encoder import DEFAULT_MODEL, TextEncoder
 from ..usersnap import DEFAULT_API_URL, UsersnapClient, UsersnapConfigError
 from ..warehouse import Warehouse
-from ..warehouse.store import RETRY_SECONDS
+from ..warehouse.store import RETRY_SECONDS, STATEMENT_SECONDS
 
 
 class UsersnapResource(dg.ConfigurableResource):
@@ -74,6 +74,9 @@ class WarehouseResource(dg.ConfigurableResource):
     retry_seconds: float = Field(default=RETRY_SECONDS, gt=0, description=(
         "How long a lost or refused database connection is tried again (a restart or a failover) before the "
         "run fails; nothing is lost either way"))
+    statement_seconds: float = Field(default=STATEMENT_SECONDS, gt=0, description=(
+        "How long one statement, COPY or commit may wait on PostgreSQL before its connection is cut and the "
+        "transaction retried like a lost connection (a database that hangs)"))
 
     @staticmethod
     def accepts(url: str) -> bool:
@@ -86,7 +89,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self, *, writers: int = 1) -> Iterator[Warehouse]:
         """The warehouse, its schema current, with a connection for each of ``writers`` threads."""
         warehouse = Warehouse(self.resolved_url(), connections=writers, namespace=self.namespace,
-                              retry_seconds=self.retry_seconds)
+                              retry_seconds=self.retry_seconds, statement_seconds=self.statement_seconds)
         try:
             warehouse.ensure_schema()
             yield warehouse

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import migrate, schema
+from .deadlines import StatementDeadlines
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ _IDS_PER_CHUNK = 5000  # ids per statement: a bounded size for any database
 # How long a lost or refused connection is retried before a run gives up: a restart or a failover of
 # PostgreSQL takes up to a couple of minutes. Pauses between tries grow to _LONGEST_PAUSE.
 RETRY_SECONDS = 120.0
+# How long one statement (or COPY, commit, ping) may wait on PostgreSQL before its connection is cut and the
+# transaction tried again: far above any statement a run sends (seconds, at 200,000 items), far below forever.
+STATEMENT_SECONDS = 300.0
+CONNECT_SECONDS = 10  # to open a PostgreSQL connection, greeting and login included
+SQLITE_BUSY_SECONDS = 60  # a try's wait for another process's lock on the SQLite file
 _LONGEST_PAUSE = 5.0
 _TRANSIENT = ("could not connect", "connection refused", "server closed the connection", "terminating connection",
               "the database system is starting up", "the database system is shutting down", "database is locked",
@@ -64,7 +70,8 @@ class WarehouseUnavailableError(RuntimeError):
 
 
 class Warehouse:
-    def __init__(self, url: str, *, connections: int = 5, namespace: str = "", retry_seconds: float = RETRY_SECONDS):
+    def __init__(self, url: str, *, connections: int = 5, namespace: str = "", retry_seconds: float = RETRY_SECONDS,
+                 statement_seconds: float = STATEMENT_SECONDS):
         """``connections``: how many threads write at once. A PostgreSQL write holds its connection while
         its pages are fetched, so each writer needs one of its own.
 
@@ -75,6 +82,10 @@ class Warehouse:
 
         ``retry_seconds``: how long a lost or refused connection is tried again (a database restart or a
         failover) before :class:`WarehouseUnavailableError`.
+
+        ``statement_seconds``: how long one wait on PostgreSQL may last (a statement, a COPY, a commit, a
+        ping) before its connection is cut and the transaction counts as lost (deadlines.py): a server that
+        hangs is retried like one that restarts. SQLite waits for a lock up to ``SQLITE_BUSY_SECONDS`` per try.
         """
         self.retry_seconds = retry_seconds
         self._stopped = threading.Event()
@@ -95,14 +106,19 @@ class Warehouse:
             self.url = self.url.set(database=str(main.with_name(f"{main.stem}.{namespace}{main.suffix}")))
         if in_file:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"timeout": 60} if self.dialect == "sqlite" else {"connect_timeout": 10}
+        connect_args = ({"timeout": SQLITE_BUSY_SECONDS} if self.dialect == "sqlite"
+                        else {"connect_timeout": CONNECT_SECONDS})
         if self.dialect == "postgresql" and namespace:
             # Every statement, raw SQL and COPY included, then reads and writes the account's schema alone.
             connect_args["options"] = f"-c search_path={namespace}"
-        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=True,
+        # PostgreSQL's pings run under the statement deadlines instead of SQLAlchemy's pre-ping.
+        self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=self.dialect == "sqlite",
                                        pool_size=max(5, connections))
+        self._deadlines = None
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self._deadlines = StatementDeadlines(self.engine, statement_seconds)
 
     def __repr__(self) -> str:
         return f"Warehouse({self.url.render_as_string(hide_password=True)!r})"
@@ -111,8 +127,11 @@ class Warehouse:
         self.engine.dispose()
 
     def stop(self) -> None:
-        """Give up at once instead of waiting for the database to come back (the run is being stopped)."""
+        """Give up at once instead of waiting for the database to come back (the run is being stopped): waits
+        on PostgreSQL in flight are cut, and later ones as they start."""
         self._stopped.set()
+        if self._deadlines is not None:
+            self._deadlines.stop()
 
     def describe(self) -> str:
         """Where the warehouse is, never with its password: ``host:port/database``, or the SQLite file."""
@@ -545,7 +564,7 @@ class Warehouse:
                 # rows, from steps this module does not know the types of, go as text the server reads.
                 binary = table in schema.PARTITIONED_TABLES
                 statement = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
-                with cursor.copy(statement) as copy:
+                with self._deadlines.guard(conn), cursor.copy(statement) as copy:
                     if binary:
                         copy.set_types(_copy_types(table))
                     for row in rows:
@@ -853,7 +872,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
 
 
