@@ -85,13 +85,14 @@ def import_window(client: UsersnapClient, warehouse: Warehouse, project_ids: Seq
             written.update(day_written)
             warehouse.set_aside(project_id, late_day, refetch.stop, list(refetch.set_aside.values()))
             crawl.short |= refetch.short
+            crawl.set_aside.update(refetch.set_aside)
         for day in sorted(written.days):
             if day in days:
                 report.add(days[day])
         for day, ids in marked.items():
             report.add_deleted(project_id, len(ids))
         report.add_out_of_order(project_id, len(crawl.late))
-        report.add_set_aside(project_id, len(crawl.set_aside))  # a late day's set aside again: counted once
+        report.add_set_aside(project_id, len(crawl.set_aside))  # by id: once, whichever fetch set it aside
         report.add_listed_short(project_id, len(crawl.short))
         if written.stale:
             log.info("%s: %d day(s) from %s had a newer fetch stored already; this one's were dropped",
