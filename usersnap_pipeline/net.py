@@ -88,6 +88,7 @@ class Watchdog:
     deadlines run on an instance of their own."""
 
     RECHECK = 0.1  # seconds between cuts of an expired attempt that is still running (still connecting)
+    COMPACT_FROM = 1024  # entries: past twice the unfinished ones, finished entries are dropped
 
     def __init__(self, name: str):
         self._name = name
@@ -95,9 +96,16 @@ class Watchdog:
         self._heap: list[tuple[float, int, Any]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._compact_at = self.COMPACT_FROM
 
     def watch(self, watched, due: float | None = None) -> None:
         with self._cond:
+            if len(self._heap) >= self._compact_at:
+                # Finished entries leave from the top of the heap only: behind one long wait, thousands of
+                # short ones that finished long ago would pile up.
+                self._heap = [entry for entry in self._heap if not entry[2].finished]
+                heapq.heapify(self._heap)
+                self._compact_at = max(self.COMPACT_FROM, 2 * len(self._heap))
             heapq.heappush(self._heap, (watched.deadline if due is None else due, next(self._order), watched))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)

@@ -254,7 +254,7 @@ def test_a_partition_streamed_page_by_page_is_written_whole_or_not_at_all(wareho
     assert _deleted(warehouse) == _deleted(warehouse, schema.data_points) == [("a", day)]
     # the deleted item's thread stays with its data point
     assert _where(warehouse, schema.data_point_messages) == [("a", day), ("b", day), ("c", day), ("d", day)]
-    state = next(warehouse.rows(schema.partition_state))
+    [state] = warehouse.rows(schema.partition_state)
     assert (state["raw_rows"], state["data_points"]) == (3, 3)
 
 

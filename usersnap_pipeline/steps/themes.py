@@ -308,8 +308,7 @@ def _report_points(warehouse: Warehouse):
              .select_from(s.data_points.outerjoin(best, best.c.feedback_id == dp.feedback_id)
                           .outerjoin(s.data_point_sentiment, snt.feedback_id == dp.feedback_id))
              .where(FEEDBACK).order_by(dp.project_id, dp.created_at, dp.feedback_id))
-    with warehouse.engine.connect() as conn:
-        yield from conn.execution_options(yield_per=2000).execute(query)
+    return warehouse.stream(query)
 
 
 def csv_text(value: str) -> str:

@@ -29,6 +29,9 @@ from ..net import Watchdog
 
 log = logging.getLogger(__name__)
 _ARMED = "usersnap_deadline"  # a pooled connection's info key: the wait armed on it, if any
+_FRESH = "usersnap_fresh"  # ... set while a new connection has not been handed out: it needs no ping
+# One thread for every warehouse of the process (a sensor opens one per tick, in a long-lived code server).
+_WATCHDOG = Watchdog("warehouse-deadlines")
 
 
 class _Wait:
@@ -68,10 +71,12 @@ class StatementDeadlines:
     def __init__(self, engine: sa.Engine, seconds: float):
         self.seconds = seconds
         self._dialect = engine.dialect
-        self._watchdog = Watchdog("warehouse-deadlines")
         self._lock = threading.Lock()
         self._in_flight: set[_Wait] = set()
         self._stopped = False
+        # A new connection's setup (SQLAlchemy's first-connect queries run with engine events off) is armed
+        # before any other listener runs; its first checkout then needs no ping.
+        sa.event.listen(engine, "connect", self._connected, insert=True)
         sa.event.listen(engine, "before_cursor_execute", self._before_execute)
         sa.event.listen(engine, "after_cursor_execute", self._after_execute)
         sa.event.listen(engine, "commit", self._before_ending)
@@ -114,7 +119,7 @@ class StatementDeadlines:
         if stopped:
             wait.expire("started after the run was stopped")
         else:
-            self._watchdog.watch(wait)
+            _WATCHDOG.watch(wait)
 
     def _disarm(self, info: dict) -> None:
         wait = info.pop(_ARMED, None)
@@ -136,14 +141,22 @@ class StatementDeadlines:
             return
         self._arm(conn.connection.dbapi_connection, conn.connection.info)
 
+    def _connected(self, dbapi_connection, record) -> None:
+        self._arm(dbapi_connection, record.info)
+        record.info[_FRESH] = True
+
     def _ping(self, dbapi_connection, record, proxy) -> None:
-        """SQLAlchemy's pre-ping would wait on a frozen server unguarded: this one runs under the deadline, and a
-        connection that fails it is replaced (the pool tries a fresh one)."""
+        """SQLAlchemy's pre-ping would wait on a frozen server unguarded: this one runs under the deadline. A
+        connection that fails it makes the pool drop every connection it holds, as the pre-ping does (they
+        went to the same server), and try a fresh one."""
+        if record.info.pop(_FRESH, False):
+            self._disarm(record.info)
+            return
         self._arm(dbapi_connection, record.info)
         try:
             self._dialect.do_ping(dbapi_connection)
         except (psycopg.Error, OSError) as exc:
-            raise sa.exc.DisconnectionError(f"the pooled connection failed its ping: {exc}") from exc
+            raise sa.exc.InvalidatePoolError(f"the pooled connection failed its ping: {exc}") from exc
         finally:
             self._disarm(record.info)
 

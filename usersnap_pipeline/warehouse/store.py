@@ -47,7 +47,9 @@ _TRANSIENT = ("could not connect", "connection refused", "server closed the conn
               # DNS down during a failover (a mistyped host fails the same way, after the retry budget)
               "could not translate host name", "failed to resolve host",
               # two partitions written at once, each removing an item that moved into the other
-              "deadlock detected")
+              "deadlock detected",
+              # the server's own statement deadline (statement_seconds): tried again within the budget
+              "canceling statement due to statement timeout")
 NAMESPACE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SCHEMA_LOCK = 0x75736E70  # PostgreSQL advisory lock key ("usnp") held while the schema is made current
 _TIMESTAMP = {"postgresql": "timestamptz", "sqlite": "TEXT"}  # a version as a statement parameter
@@ -108,9 +110,14 @@ class Warehouse:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = ({"timeout": SQLITE_BUSY_SECONDS} if self.dialect == "sqlite"
                         else {"connect_timeout": CONNECT_SECONDS})
-        if self.dialect == "postgresql" and namespace:
-            # Every statement, raw SQL and COPY included, then reads and writes the account's schema alone.
-            connect_args["options"] = f"-c search_path={namespace}"
+        if self.dialect == "postgresql":
+            # A server that answers but is slow cancels the statement itself at the deadline, leaving nothing
+            # running behind a retry; one that hangs is cut a little later by the client (deadlines.py).
+            options = [f"-c statement_timeout={round(statement_seconds * 1000)}"]
+            if namespace:
+                # Every statement, raw SQL and COPY included, then reads and writes the account's schema alone.
+                options.append(f"-c search_path={namespace}")
+            connect_args["options"] = " ".join(options)
         # PostgreSQL's pings run under the statement deadlines instead of SQLAlchemy's pre-ping.
         self.engine = sa.create_engine(self.url, connect_args=connect_args, pool_pre_ping=self.dialect == "sqlite",
                                        pool_size=max(5, connections))
@@ -118,7 +125,7 @@ class Warehouse:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self._deadlines = StatementDeadlines(self.engine, statement_seconds)
+            self._deadlines = StatementDeadlines(self.engine, statement_seconds + min(statement_seconds, 10))
 
     def __repr__(self) -> str:
         return f"Warehouse({self.url.render_as_string(hide_password=True)!r})"
@@ -517,31 +524,46 @@ class Warehouse:
 
     def _retrying(self, what: str, action):
         """Run a whole transaction again when the connection was lost (a database restart, a network
-        blip) or SQLite was busy, for up to ``retry_seconds``. Safe: a transaction that failed left nothing,
-        and every write is idempotent."""
+        blip) or SQLite was busy, for up to ``retry_seconds`` from the start of the first try that failed.
+        Safe: a transaction that failed left nothing, and every write is idempotent."""
         failing_since = None
         while True:
+            started = time.monotonic()
+            if self._stopped.is_set():
+                raise self._unavailable(what, "the run is being stopped", 0)
             try:
                 return action()
             except _CONNECTION_ERRORS as exc:
-                failing_since = failing_since or time.monotonic()
+                failing_since = failing_since or started
                 self._pause_before_retry(what, exc, failing_since)
+            except sa.exc.InvalidRequestError:
+                # A connection cut by stop() while the pool was handing it out.
+                if self._stopped.is_set():
+                    raise self._unavailable(what, "the run is being stopped", 0) from None
+                raise
+
+    def _reason(self, exc: Exception) -> str:
+        """The driver's first line about ``exc``, never with the password."""
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
+        return reason.replace(self.url.password, "***") if self.url.password else reason
+
+    def _unavailable(self, what: str, reason: str, waited: float) -> WarehouseUnavailableError:
+        """The one sentence a run ends with when the warehouse does not answer: where it is (never its
+        password), for how long, why, and that nothing was lost."""
+        return WarehouseUnavailableError(
+            f"the warehouse ({self.describe()}) did not answer for {waited:.0f} s while trying to {what} "
+            f"({reason}); nothing was lost: what was written before stays whole, and running the import "
+            "again once the database is back brings the rest")
 
     def _pause_before_retry(self, what: str, exc: Exception, failing_since: float) -> None:
         """After a failure of ``what``, failing since ``failing_since``: wait before trying again; raise
         ``exc`` when it is not worth another try, :class:`WarehouseUnavailableError` once the budget is spent."""
         if not _is_transient(exc):
             raise exc
-        cause = getattr(exc, "orig", None) or exc
-        reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
-        if self.url.password:
-            reason = reason.replace(self.url.password, "***")
-        waited = time.monotonic() - failing_since
+        waited, reason = time.monotonic() - failing_since, self._reason(exc)
         if waited >= self.retry_seconds or self._stopped.is_set():
-            raise WarehouseUnavailableError(
-                f"the warehouse ({self.describe()}) did not answer for {waited:.0f} s while trying to {what} "
-                f"({reason}); nothing was lost: what was written before stays whole, and running the import "
-                "again once the database is back brings the rest") from None
+            raise self._unavailable(what, reason, waited) from None
         delay = min(_LONGEST_PAUSE, max(0.5, waited), self.retry_seconds - waited)
         log.warning("%s failed (%s); retrying in %.1f s (for up to %.0f s more)", what, reason, delay,
                     self.retry_seconds - waited)
@@ -564,7 +586,7 @@ class Warehouse:
                 # rows, from steps this module does not know the types of, go as text the server reads.
                 binary = table in schema.PARTITIONED_TABLES
                 statement = f'COPY "{table.name}" ({quoted}) FROM STDIN' + (" (FORMAT BINARY)" if binary else "")
-                with self._deadlines.guard(conn), cursor.copy(statement) as copy:
+                with self._waiting(conn), cursor.copy(statement) as copy:
                     if binary:
                         copy.set_types(_copy_types(table))
                     for row in rows:
@@ -591,12 +613,18 @@ class Warehouse:
             "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:names) AND schemaname = current_schema() "
             "AND n_mod_since_analyze > 50 + 0.1 * n_live_tup ORDER BY relname"), {"names": names})]
         if stale:
-            with self.engine.begin() as conn:
-                conn.execute(sa.text("ANALYZE " + ", ".join(f'"{name}"' for name in stale)))
+            def analyze() -> None:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text("ANALYZE " + ", ".join(f'"{name}"' for name in stale)))
+            self._retrying("refresh statistics", analyze)
         return stale
 
     def _writing(self):
         return _SQLITE_LOCK if self.dialect == "sqlite" else contextlib.nullcontext()
+
+    def _waiting(self, conn: sa.Connection):
+        """A wait on ``conn`` that SQLAlchemy's events do not see (COPY, a streamed fetch), under the deadline."""
+        return self._deadlines.guard(conn) if self._deadlines is not None else contextlib.nullcontext()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -610,8 +638,7 @@ class Warehouse:
 
     def raw_project_ids(self) -> list[str]:
         table = schema.raw_feedback
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(table.c.project_id).distinct().order_by(table.c.project_id)).scalars())
+        return [row[0] for row in self.fetch(sa.select(table.c.project_id).distinct().order_by(table.c.project_id))]
 
     def has_partitions(self, project_id: str) -> bool:
         """Whether any day of this project was ever imported (empty days count)."""
@@ -630,11 +657,27 @@ class Warehouse:
                 return list(conn.execute(query, params or {}))
         return self._retrying("read", read)
 
-    def rows(self, table: sa.Table, *, where: Iterable[Any] = (), order_by: Iterable[Any] = ()) -> Iterator[dict]:
+    def rows(self, table: sa.Table, *, where: Iterable[Any] = (), order_by: Iterable[Any] = ()) -> list[dict]:
         query = sa.select(table).where(*where).order_by(*(order_by or table.primary_key.columns))
-        with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                yield dict(row._mapping)
+        return [dict(row._mapping) for row in self.fetch(query)]
+
+    def stream(self, query: sa.Select, *, rows_per_fetch: int = 2000) -> Iterator[sa.Row]:
+        """``query``'s rows without holding them all: fetched ``rows_per_fetch`` at a time, each fetch under the
+        statement deadline. Not retried (rows already handed out cannot be taken back): a lost connection ends
+        the stream with :class:`WarehouseUnavailableError`."""
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=rows_per_fetch).execute(query)
+                while True:
+                    with self._waiting(conn):
+                        rows = result.fetchmany(rows_per_fetch)
+                    if not rows:
+                        return
+                    yield from rows
+        except _CONNECTION_ERRORS as exc:
+            if not _is_transient(exc):
+                raise
+            raise self._unavailable("read", self._reason(exc), 0) from None
 
     def fetch_by_ids(self, query: sa.Select, column: sa.ColumnElement, ids: Sequence[str]) -> list[sa.Row]:
         """``query`` restricted to ``column IN ids``, in chunks a database accepts."""
