@@ -1,10 +1,12 @@
-"""A deadline on everything the warehouse waits for from PostgreSQL: statements, COPY, commits, rollbacks, pings.
+"""A deadline on everything the warehouse waits for from PostgreSQL: statements, COPY, fetches, commits, pings.
 
 A server that hangs (a stalled disk, a stopped process, a frozen VM) keeps its connections open, and its
 kernel acknowledges every packet: no socket timeout or TCP keepalive notices, and psycopg waits for the
 answer forever. Here each wait is armed with a deadline; past it, a watchdog shuts the connection's socket
 down, psycopg wakes with "server closed the connection", and the warehouse's retry takes over as for any lost
-connection (tried again within its budget, then one sentence).
+connection (tried again within its budget, then one sentence). A server that answers, only slowly, cancels
+the statement itself first (the warehouse sets its ``statement_timeout``): the client's cut is for one that
+cannot.
 
 The watchdog cuts a duplicate of the connection's descriptor, taken when the wait starts: it is the same
 socket whatever happens to psycopg's descriptor meanwhile (closed, its number reused by another
@@ -90,7 +92,7 @@ class StatementDeadlines:
 
     @contextmanager
     def guard(self, connection: sa.Connection) -> Iterator[None]:
-        """Arm a wait the events do not see (COPY on the driver's own cursor)."""
+        """Arm a wait the events do not see (COPY, a streamed read's fetch: on the driver's own cursor)."""
         pooled = connection.connection
         self._arm(pooled.dbapi_connection, pooled.info)
         try:
