@@ -31,9 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LOGS = ARTIFACTS / "deployment"
 LOCATION, REPOSITORY = "usersnap_pipeline", "__repository__"
 HISTORY_DAYS = 6
-INSTIGATORS = {"schedules": ["usersnap_hourly_recent_import", "usersnap_daily_assignees", "usersnap_hourly_themes",
-                             "usersnap_weekly_theme_discovery"],
-               "sensors": ["usersnap_change_sensor"]}
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str, every: float = 1.0):
@@ -107,6 +104,18 @@ class Deployment:
             }}""", selector=self.selector(kind, name))[f"{kind}OrError"]
         assert field in data, f"{kind} {name}: {data}"
         return data[field]
+
+    def instigators(self) -> list[tuple[str, str]]:
+        """("schedule" or "sensor", name) of every schedule and sensor of the code location."""
+        data = self.graphql("""
+            query Instigators($selector: RepositorySelector!) {
+              repositoryOrError(repositorySelector: $selector) {
+                ... on Repository { schedules { name } sensors { name } }
+                ... on Error { message }
+              }
+            }""", selector={"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY})["repositoryOrError"]
+        assert "schedules" in data, data
+        return [("schedule", s["name"]) for s in data["schedules"]] + [("sensor", s["name"]) for s in data["sensors"]]
 
     def stop_instigator(self, kind: str, name: str) -> None:
         state = self.instigator_state(kind, name)
@@ -188,10 +197,11 @@ def deployment(postgres_databases):
                         "-p", str(built.port))
             wait_for(lambda: _serving(built), timeout=180, what="the webserver to serve its code location")
             # Schedules and the sensor are on by default; the test turns them on itself, one at a
-            # time, so every run it sees has one known cause.
-            for kind, names in INSTIGATORS.items():
-                for name in names:
-                    built.stop_instigator(kind.rstrip("s"), name)
+            # time, so every run it sees has one known cause. All of them, as the location lists them: the
+            # servers run on the real clock, and a schedule left on fires whenever its cron comes (the
+            # weekly id reconciliation, Sundays 04:10, ran in the middle of the UI tests).
+            for kind, name in built.instigators():
+                built.stop_instigator(kind, name)
             built.start("daemon", "dagster-daemon", "run", "-w", "workspace.yaml")
             yield built
         finally:

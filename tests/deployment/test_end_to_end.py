@@ -51,6 +51,7 @@ def test_the_change_sensor_ticks_and_its_runs_import_new_and_edited_feedback(dep
     runs = deployment.successful_runs({"dagster/sensor_name": "usersnap_change_sensor"}, timeout=240,
                                       what="the change sensor's runs to succeed")
     state = deployment.instigator_state("sensor", "usersnap_change_sensor")
+    deployment.stop_instigator("sensor", "usersnap_change_sensor")  # the tests after this one see no new runs
     assert {run_id for tick in state["ticks"] for run_id in tick["runIds"]} >= {run["runId"] for run in runs}
     assert_warehouse_matches_emulator(deployment)
     warehouse = deployment.warehouse()
