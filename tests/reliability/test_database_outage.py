@@ -270,10 +270,10 @@ def test_a_database_that_hangs_mid_import_fails_the_run_in_one_sentence_and_the_
     proxy = proxied
     pipeline = Pipeline(pipeline_emulator.base_url, report_dir=tmp_path / "reports", warehouse_url_env=URL_VARIABLE,
                         warehouse_statement_seconds=2, warehouse_retry_seconds=3)
-    pipeline_emulator.faults.configure(latency=0.1)
+    pipeline_emulator.faults.configure(latency=0.3)  # the crawl is still under way when the server hangs
 
     def freeze():
-        while pipeline_emulator.requests_made("filter") < 2:
+        while pipeline_emulator.requests_made("filter") < 1:
             time.sleep(0.05)
         proxy.freeze()
     freezer = threading.Thread(target=freeze, daemon=True)
