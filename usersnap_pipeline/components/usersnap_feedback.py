@@ -111,8 +111,10 @@ class UsersnapFeedbackComponent(dg.Component, dg.Resolvable, dg.Model):
         "How long a lost or refused warehouse connection is tried again (a restart or a failover) before a run "
         "fails; nothing is lost either way."))
     warehouse_statement_seconds: PositiveInt = _described(300, (
-        "How long one statement, COPY or commit may wait on PostgreSQL before its connection is cut and the "
-        "transaction retried like a lost connection: a database that hangs ends a run instead of holding it forever."))
+        "How long one statement, COPY or commit may take on PostgreSQL: past it the server cancels the statement, "
+        "and a server that does not answer at all has its connection cut a little later; either way the "
+        "transaction is retried within warehouse_retry_seconds, so a database that hangs ends a run instead of "
+        "holding it forever."))
     warehouse_url_env: VariableName | None = _described(None, (
         "Name of the environment variable holding the warehouse URL (it may hold a password), read at run time; "
         "when that variable is set it wins over warehouse_url."))

@@ -75,8 +75,8 @@ class WarehouseResource(dg.ConfigurableResource):
         "How long a lost or refused database connection is tried again (a restart or a failover) before the "
         "run fails; nothing is lost either way"))
     statement_seconds: float = Field(default=STATEMENT_SECONDS, gt=0, description=(
-        "How long one statement, COPY or commit may wait on PostgreSQL before its connection is cut and the "
-        "transaction retried like a lost connection (a database that hangs)"))
+        "How long one statement, COPY or commit may take on PostgreSQL: the server cancels it then, and a server "
+        "that does not answer has its connection cut a little later; the transaction is retried either way"))
 
     @staticmethod
     def accepts(url: str) -> bool:

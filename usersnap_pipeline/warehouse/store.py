@@ -34,8 +34,9 @@ _IDS_PER_CHUNK = 5000  # ids per statement: a bounded size for any database
 # How long a lost or refused connection is retried before a run gives up: a restart or a failover of
 # PostgreSQL takes up to a couple of minutes. Pauses between tries grow to _LONGEST_PAUSE.
 RETRY_SECONDS = 120.0
-# How long one statement (or COPY, commit, ping) may wait on PostgreSQL before its connection is cut and the
-# transaction tried again: far above any statement a run sends (seconds, at 200,000 items), far below forever.
+# How long one statement (or COPY, commit, ping) may take on PostgreSQL before the server cancels it (or, when
+# the server does not answer, the client cuts its connection) and the transaction is tried again: far above any
+# statement a run sends (seconds, at 200,000 items), far below forever.
 STATEMENT_SECONDS = 300.0
 CONNECT_SECONDS = 10  # to open a PostgreSQL connection, greeting and login included
 SQLITE_BUSY_SECONDS = 60  # a try's wait for another process's lock on the SQLite file
@@ -86,8 +87,9 @@ class Warehouse:
         failover) before :class:`WarehouseUnavailableError`.
 
         ``statement_seconds``: how long one wait on PostgreSQL may last (a statement, a COPY, a commit, a
-        ping) before its connection is cut and the transaction counts as lost (deadlines.py): a server that
-        hangs is retried like one that restarts. SQLite waits for a lock up to ``SQLITE_BUSY_SECONDS`` per try.
+        ping): the server cancels a slow statement then (its ``statement_timeout``), and the client cuts the
+        connection of one that does not answer a little later (deadlines.py); either way the transaction is
+        retried like a lost connection. SQLite waits for a lock up to ``SQLITE_BUSY_SECONDS`` per try.
         """
         self.retry_seconds = retry_seconds
         self._stopped = threading.Event()
